@@ -1,0 +1,55 @@
+# Exchange: the two commands a newcomer needs.
+#   make run   set everything up and start Exchange on the embedded default
+#   make test  set everything up and pass the whole test suite (what CI runs)
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/exchange
+EMBEDDED := EXCHANGE_DEBUG=1
+
+.PHONY: setup run test lint test-sqlite test-postgres services browser clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+setup: $(STAMP)
+
+run: setup
+	$(EMBEDDED) $(BIN)/python manage.py migrate --noinput
+	$(EMBEDDED) $(BIN)/python manage.py seed_demo
+	@echo
+	@echo "Exchange is starting at http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
+	@echo
+	$(EMBEDDED) $(BIN)/daphne -b $(HOST) -p $(PORT) exchange.asgi:application
+
+# PostgreSQL and Redis for the production-path tests: started if they are down.
+services:
+	@bash scripts/services-up
+
+# Debian's chromium for the browser tests (never a browser download of Playwright's own).
+browser:
+	@bash scripts/browser-up
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+	EXCHANGE_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
+
+test-sqlite: setup
+	$(BIN)/pytest
+
+test-postgres: setup
+	DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest
+
+test: setup services browser lint test-sqlite test-postgres
+
+clean:
+	rm -rf $(VENV) var/*.sqlite3* var/static

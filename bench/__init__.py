@@ -1,0 +1,1 @@
+"""Benchmarks for Exchange; run from the repository root, never imported by the app."""

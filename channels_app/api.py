@@ -1,0 +1,198 @@
+"""API routes about channels and messages (SPEC §3).
+
+Each route parses its input, calls one service or selector, and shapes the answer; the
+rules (who may, what is valid) live in the services and permissions.access.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from ninja import Query, Router, Schema, Status
+from pydantic import Field
+
+from channels_app import selectors, services
+from channels_app.payloads import message_payload
+from channels_app.schemas import MessageDraft, MessageEdit
+from permissions.access import Need, access_channel
+from permissions.api import request_user
+
+router = Router(tags=["channels"])
+
+
+class InstitutionRef(Schema):
+    slug: str
+    name: str
+    country: str
+
+
+class ChannelOut(Schema):
+    slug: str
+    title: str
+    theme: str
+    description: str
+    listed: bool
+    archived: bool
+    history_visibility: str
+    max_handling_code: str
+    institutions: list[InstitutionRef]
+    is_member: bool
+    role: str | None
+    is_moderator: bool
+
+
+class ChannelDetailOut(ChannelOut):
+    epoch: int | None = Field(description="The current epoch number; null before the first")
+    last_seq: int
+
+
+class AuthorOut(Schema):
+    username: str
+    display_name: str
+    institution: InstitutionRef | None
+
+
+class AttachmentRef(Schema):
+    id: int
+    size: int
+    epoch: int
+
+
+class MessageOut(Schema):
+    id: int
+    seq: int
+    channel: str
+    author: AuthorOut
+    body: str
+    html: str
+    parent: int | None
+    attachments: list[AttachmentRef]
+    handling_code: str
+    created_at: str
+    edited_at: str | None
+    deleted: bool
+
+
+class MemberOut(Schema):
+    username: str
+    display_name: str
+    institution: InstitutionRef | None
+    role: str
+    public_key: str | None
+
+
+class MessagePage(Schema):
+    after: int | None = Field(default=None, ge=0)
+    before: int | None = Field(default=None, ge=1)
+    limit: int = Field(default=50, ge=1, le=selectors.MAX_PAGE)
+
+
+def _channel_out(entry: selectors.CatalogueEntry) -> dict[str, object]:
+    channel, access = entry.channel, entry.access
+    return {
+        "slug": channel.slug,
+        "title": channel.title,
+        "theme": channel.theme,
+        "description": channel.description,
+        "listed": channel.listed,
+        "archived": channel.archived,
+        "history_visibility": channel.history_visibility,
+        "max_handling_code": channel.max_handling_code,
+        "institutions": [
+            {"slug": i.slug, "name": i.name, "country": str(i.country)} for i in entry.institutions
+        ],
+        "is_member": access.is_member,
+        "role": "moderator" if access.is_moderator else (access.role if access.is_member else None),
+        "is_moderator": access.is_moderator,
+    }
+
+
+@router.get("/channels", response=list[ChannelOut], summary="The channel catalogue")
+def channel_list(request: HttpRequest) -> list[dict[str, object]]:
+    return [_channel_out(e) for e in selectors.channel_catalogue(request_user(request))]
+
+
+@router.get("/channels/{slug}", response=ChannelDetailOut, summary="One channel")
+def channel_detail(request: HttpRequest, slug: str) -> dict[str, object]:
+    access = access_channel(request_user(request), slug, Need.READ)
+    entry = selectors.catalogue_entry(access)
+    return {**_channel_out(entry), "epoch": None, "last_seq": access.channel.last_seq}
+
+
+@router.get(
+    "/channels/{slug}/messages", response=list[MessageOut], summary="Messages, ascending by id"
+)
+def message_list(
+    request: HttpRequest, slug: str, page: Query[MessagePage]
+) -> list[dict[str, object]]:
+    access = access_channel(request_user(request), slug, Need.READ)
+    messages = selectors.message_list(
+        access, after=page.after, before=page.before, limit=page.limit
+    )
+    return [dict(message_payload(m)) for m in messages]
+
+
+@router.post(
+    "/channels/{slug}/messages",
+    response={200: MessageOut, 201: MessageOut},
+    summary="Post a message (idempotent per client_id)",
+)
+def message_create(
+    request: HttpRequest, slug: str, payload: MessageDraft
+) -> Status[dict[str, object]]:
+    message, created = services.message_send(
+        actor=request_user(request),
+        channel_slug=slug,
+        client_id=payload.client_id,
+        body=payload.body,
+        parent=payload.parent,
+        attachments=payload.attachments,
+        handling_code=payload.handling_code,
+    )
+    return Status(201 if created else 200, dict(message_payload(message)))
+
+
+@router.patch("/messages/{message_id}", response=MessageOut, summary="Edit one's own message")
+def message_update(
+    request: HttpRequest, message_id: int, payload: MessageEdit
+) -> dict[str, object]:
+    message = services.message_edit(
+        actor=request_user(request), message_id=message_id, body=payload.body
+    )
+    return dict(message_payload(message))
+
+
+@router.delete(
+    "/messages/{message_id}",
+    response=MessageOut,
+    summary="Delete a message (author or moderator); a tombstone stays",
+)
+def message_remove(request: HttpRequest, message_id: int) -> dict[str, object]:
+    message = services.message_delete(actor=request_user(request), message_id=message_id)
+    return dict(message_payload(message))
+
+
+@router.get(
+    "/channels/{slug}/members",
+    response=list[MemberOut],
+    summary="The people who currently hold access",
+)
+def member_list(request: HttpRequest, slug: str) -> list[dict[str, object]]:
+    access = access_channel(request_user(request), slug, Need.READ)
+    return [
+        {
+            "username": m.user.username,
+            "display_name": m.user.shown_name,
+            "institution": (
+                {
+                    "slug": m.user.institution.slug,
+                    "name": m.user.institution.name,
+                    "country": str(m.user.institution.country),
+                }
+                if m.user.institution
+                else None
+            ),
+            "role": m.role,
+            "public_key": None,
+        }
+        for m in selectors.channel_members(access.channel)
+    ]

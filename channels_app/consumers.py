@@ -1,0 +1,229 @@
+"""The WebSocket endpoint of SPEC §4.
+
+The consumer parses frames and forwards them to services and selectors; it decides no
+access itself. Every frame reloads the user and asks permissions.access afresh, so a
+deactivation or removal is seen by the next frame even if an event was lost.
+
+Two costs are avoided on the hot path of a broadcast: the frame arrives already
+encoded (channels_app.events) and is forwarded as it is, and `dispatch` does not hop to
+a worker thread to close database connections, because every ORM call here already
+runs inside `database_sync_to_async`, which closes them before and after.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from pydantic import BaseModel, ValidationError
+
+from channels_app import selectors, services
+from channels_app.models import Channel
+from channels_app.payloads import MessagePayload, message_payload
+from channels_app.schemas import PingFrame, SendFrame, SubscribeFrame, UnsubscribeFrame
+from exchange.errors import BadRequest, NotAuthenticated, ServiceError, TooLarge
+from exchange.realtime import channel_group, user_group
+from permissions.access import ChannelAccess, Need, access_channel, channel_access
+from permissions.models import User
+
+logger = logging.getLogger(__name__)
+
+MAX_FRAME_BYTES = 64 * 1024
+FRAMES: dict[str, type[BaseModel]] = {
+    "subscribe": SubscribeFrame,
+    "unsubscribe": UnsubscribeFrame,
+    "message.send": SendFrame,
+    "ping": PingFrame,
+}
+
+
+@dataclass
+class Subscription:
+    slug: str
+    # The newest message id already sent to this socket, so a broadcast that raced with
+    # the subscribe backlog is not delivered twice.
+    watermark: int
+
+
+def _fresh_user(user_id: int) -> User:
+    user = User.objects.select_related("institution").filter(pk=user_id).first()
+    if user is None or not user.is_active:
+        raise NotAuthenticated("Your account is no longer active.")
+    return user
+
+
+def _validation_message(exc: ValidationError) -> tuple[str, str | None]:
+    error = exc.errors()[0]
+    field = ".".join(str(part) for part in error["loc"]) or None
+    return (f"{field}: {error['msg']}" if field else error["msg"]), field
+
+
+class ChannelSocket(AsyncWebsocketConsumer):
+    user_id: int
+    subscriptions: dict[int, Subscription]
+
+    # --- connection ------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated or not user.is_active:
+            await self.close()  # before accept: the handshake is refused (HTTP 403)
+            return
+        self.user_id = user.pk
+        self.subscriptions = {}
+        await self.channel_layer.group_add(user_group(self.user_id), self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if not hasattr(self, "user_id"):
+            return
+        await self.channel_layer.group_discard(user_group(self.user_id), self.channel_name)
+        for channel_id in list(self.subscriptions):
+            await self.channel_layer.group_discard(channel_group(channel_id), self.channel_name)
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        handler = getattr(self, message["type"].replace(".", "_"), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def send_json(self, frame: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(frame, separators=(",", ":")))
+
+    # --- frames from the client ----------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        ref: str | None = None
+        try:
+            if text_data is None:
+                raise BadRequest("Frames are JSON text, not binary.")
+            if len(text_data) * 4 > MAX_FRAME_BYTES and len(text_data.encode()) > MAX_FRAME_BYTES:
+                raise TooLarge(f"A frame is at most {MAX_FRAME_BYTES} bytes.")
+            try:
+                raw = json.loads(text_data)
+            except (ValueError, RecursionError):
+                raise BadRequest("A frame is a JSON object.") from None
+            if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
+                raise BadRequest('A frame is a JSON object with a string "type".')
+            ref = raw.get("client_id") if isinstance(raw.get("client_id"), str) else None
+            schema = FRAMES.get(raw["type"])
+            if schema is None:
+                raise BadRequest(f"Unknown frame type {raw['type'][:40]!r}.", field="type")
+            try:
+                frame = schema.model_validate(raw)
+            except ValidationError as exc:
+                message, field = _validation_message(exc)
+                raise BadRequest(message, field=field) from None
+            await getattr(self, "on_" + raw["type"].replace(".", "_"))(frame)
+        except NotAuthenticated:
+            await self.close(code=4401)
+        except ServiceError as exc:
+            await self.send_error(exc, ref=ref)
+
+    async def send_error(
+        self, exc: ServiceError, *, ref: str | None = None, channel: str | None = None
+    ) -> None:
+        frame: dict[str, Any] = {"type": "error", "code": exc.code, "message": exc.message}
+        if ref:
+            frame["ref"] = ref
+        if channel:
+            frame["channel"] = channel
+        if exc.field:
+            frame["field"] = exc.field
+        await self.send_json(frame)
+
+    async def on_ping(self, frame: PingFrame) -> None:
+        await self.send_json({"type": "pong"})
+
+    async def on_subscribe(self, frame: SubscribeFrame) -> None:
+        try:
+            access = await database_sync_to_async(self._check_read)(frame.channel)
+        except ServiceError as exc:
+            await self.send_error(exc, channel=frame.channel)
+            return
+        channel_id = access.channel.pk
+        # Join the group before reading the backlog: a message committed in between is
+        # then both in the backlog and broadcast, and the watermark drops the copy.
+        await self.channel_layer.group_add(channel_group(channel_id), self.channel_name)
+        backlog = await database_sync_to_async(self._backlog)(access, frame.after)
+        self.subscriptions[channel_id] = Subscription(
+            slug=frame.channel, watermark=backlog[-1]["id"] if backlog else frame.after or 0
+        )
+        await self.send_json({"type": "subscribed", "channel": frame.channel, "messages": backlog})
+
+    def _check_read(self, slug: str) -> ChannelAccess:
+        return access_channel(_fresh_user(self.user_id), slug, Need.READ)
+
+    def _backlog(self, access: ChannelAccess, after: int | None) -> list[MessagePayload]:
+        messages = selectors.message_list(access, after=after, limit=selectors.MAX_PAGE)
+        return [message_payload(m) for m in messages]
+
+    async def on_unsubscribe(self, frame: UnsubscribeFrame) -> None:
+        for channel_id, sub in list(self.subscriptions.items()):
+            if sub.slug == frame.channel:
+                await self._drop(channel_id)
+        await self.send_json({"type": "unsubscribed", "channel": frame.channel})
+
+    async def on_message_send(self, frame: SendFrame) -> None:
+        message, _ = await database_sync_to_async(self._send)(frame)
+        await self.send_json(
+            {"type": "message.ack", "client_id": str(frame.client_id), "message": message}
+        )
+
+    def _send(self, frame: SendFrame) -> tuple[Any, bool]:
+        message, created = services.message_send(
+            actor=_fresh_user(self.user_id),
+            channel_slug=frame.channel,
+            client_id=frame.client_id,
+            body=frame.body,
+            parent=frame.parent,
+            attachments=frame.attachments,
+            handling_code=frame.handling_code,
+        )
+        return message_payload(message), created
+
+    # --- events from the channel layer ---------------------------------------------
+
+    async def broadcast_frame(self, event: dict[str, Any]) -> None:
+        sub = self.subscriptions.get(event["channel_id"])
+        if sub is None:
+            return  # unsubscribed or revoked while the event was in flight
+        message_id = event.get("message_id")
+        if message_id is not None:
+            if message_id <= sub.watermark:
+                return
+            sub.watermark = message_id
+        await self.send(text_data=event["text"])
+
+    async def access_changed(self, event: dict[str, Any]) -> None:
+        """Re-check access after an admission, ban or deactivation touched this user."""
+        changed = event.get("channel_id")
+        targets = [changed] if changed is not None else list(self.subscriptions)
+        lost = await database_sync_to_async(self._lost_access)(
+            [t for t in targets if t in self.subscriptions]
+        )
+        for channel_id in lost:
+            slug = self.subscriptions[channel_id].slug
+            await self._drop(channel_id)
+            await self.send_json({"type": "channel.revoked", "channel": slug})
+        if changed is None and not await database_sync_to_async(self._still_active)():
+            await self.close(code=4401)
+
+    def _lost_access(self, channel_ids: list[int]) -> list[int]:
+        user = User.objects.select_related("institution").filter(pk=self.user_id).first()
+        lost = []
+        for channel in Channel.objects.filter(pk__in=channel_ids):
+            if user is None or not channel_access(user, channel).can_read:
+                lost.append(channel.pk)
+        return lost
+
+    def _still_active(self) -> bool:
+        return User.objects.filter(pk=self.user_id, is_active=True).exists()
+
+    async def _drop(self, channel_id: int) -> None:
+        self.subscriptions.pop(channel_id, None)
+        await self.channel_layer.group_discard(channel_group(channel_id), self.channel_name)

@@ -1,0 +1,106 @@
+"""Demo data for a first look. Refuses to run unless DEBUG is on: it creates accounts with
+a published password."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import CommandError
+
+from channels_app.services import message_send
+from permissions.management.commands._base import ExchangeCommand
+from permissions.services import admission_set, institution_upsert, moderator_appoint, user_upsert
+
+DEMO_PASSWORD = "exchange-demo-2026"  # noqa: S105  (printed on purpose; DEBUG only)
+
+INSTITUTIONS = [
+    ("policia-es", "Policía Nacional", "ES", "police"),
+    ("mpf-br", "Ministério Público Federal", "BR", "prosecution"),
+    ("inpec-co", "Instituto Nacional Penitenciario y Carcelario", "CO", "penitentiary"),
+    ("parquet-fr", "Parquet national", "FR", "prosecution"),
+]
+USERS = [
+    ("ana", "Ana García", "policia-es", True),
+    ("joao", "João Silva", "mpf-br", True),
+    ("camille", "Camille Martin", "parquet-fr", False),
+    ("diego", "Diego Rojas", "inpec-co", False),
+]
+ADMISSIONS = [
+    ("cybercrime", "policia-es", "participant"),
+    ("cybercrime", "mpf-br", "participant"),
+    ("cybercrime", "parquet-fr", "observer"),
+    ("penitentiary", "inpec-co", "participant"),
+    ("penitentiary", "policia-es", "participant"),
+    ("medical-waste", "mpf-br", "participant"),
+    ("medical-waste", "policia-es", "participant"),
+    ("corruption", "parquet-fr", "participant"),
+]
+MESSAGES = [
+    (
+        "cybercrime",
+        "ana",
+        "Welcome to the **cybercrime** channel. Share what worked, and what did not.",
+    ),
+    (
+        "cybercrime",
+        "joao",
+        "We saw a wave of *phishing* against pension funds in March; notes follow.",
+    ),
+    ("medical-waste", "joao", "Lessons from seizures of PPE waste at the port of Santos."),
+    ("penitentiary", "diego", "How did your prisons handle visits during the lockdown?"),
+]
+NAMESPACE = uuid.UUID("6f1d2f0e-7a5b-4c55-9d7e-0a7c4a1e2b90")
+
+
+class Command(ExchangeCommand):
+    help = "Load demo institutions, users, admissions and messages (DEBUG only; idempotent)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG:
+            raise CommandError(
+                "seed_demo runs only with EXCHANGE_DEBUG=1: it creates known passwords."
+            )
+        institutions = {
+            slug: institution_upsert(slug=slug, name=name, country=country, kind=kind)
+            for slug, name, country, kind in INSTITUTIONS
+        }
+        users = {
+            username: user_upsert(
+                username=username,
+                institution=institutions[inst],
+                display_name=display,
+                password=DEMO_PASSWORD,
+                is_focal_point=focal,
+            )
+            for username, display, inst, focal in USERS
+        }
+        user_upsert(
+            username="admin",
+            institution=None,
+            display_name="Platform admin",
+            password=DEMO_PASSWORD,
+            is_staff=True,
+        )
+        for channel_slug, inst, role in ADMISSIONS:
+            admission_set(
+                actor=None,
+                channel=self.channel(channel_slug),
+                institution=institutions[inst],
+                role=role,
+            )
+        moderator_appoint(actor=None, channel=self.channel("cybercrime"), user=users["ana"])
+        for index, (channel_slug, username, body) in enumerate(MESSAGES):
+            message_send(
+                actor=users[username],
+                channel_slug=channel_slug,
+                client_id=uuid.uuid5(NAMESPACE, str(index)),
+                body=body,
+            )
+        self.stdout.write(f"Demo sign-ins (password {DEMO_PASSWORD}):")
+        self.stdout.write("  ana     Policía Nacional (ES), participant, moderates cybercrime")
+        self.stdout.write("  joao    Ministério Público Federal (BR), participant")
+        self.stdout.write("  camille Parquet national (FR), observer in cybercrime")
+        self.stdout.write("  diego   INPEC (CO), not a member of cybercrime")
+        self.stdout.write("  admin   platform admin (/admin/), sees no channel content")

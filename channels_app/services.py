@@ -1,0 +1,173 @@
+"""Writes about what is said: sending, editing and deleting messages.
+
+Every service checks the caller through permissions.access, validates across models,
+writes in one transaction and schedules the broadcast after commit. The HTTP API and the
+WebSocket consumer call these same functions, so a rule is written once.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from channels_app.events import message_event_on_commit
+from channels_app.markdown import render_markdown
+from channels_app.models import Channel, HandlingCode, Message
+from channels_app.schemas import MAX_BODY
+from exchange.errors import BadRequest, Conflict, Forbidden, NotFound
+from permissions.access import ChannelAccess, Need, access_channel, channel_access, require
+from permissions.models import User
+
+
+def _clean_body(body: str, *, allow_empty: bool) -> str:
+    if not isinstance(body, str):
+        raise BadRequest("body must be a string.", field="body")
+    if len(body) > MAX_BODY:
+        raise BadRequest(f"body is longer than {MAX_BODY} characters.", field="body")
+    if "\x00" in body:
+        raise BadRequest("body may not contain NUL characters.", field="body")
+    if not allow_empty and not body.strip():
+        raise BadRequest("body may not be empty.", field="body")
+    return body
+
+
+def _clean_handling_code(channel: Channel, code: str | None) -> str:
+    if code is None:
+        code = HandlingCode.AMBER
+    if code not in HandlingCode.values:
+        raise BadRequest(
+            f"Unknown handling code {code!r}; one of {', '.join(HandlingCode.values)}.",
+            field="handling_code",
+        )
+    if HandlingCode.rank(code) > HandlingCode.rank(channel.max_handling_code):
+        raise BadRequest(
+            f"This channel accepts content up to {channel.max_handling_code}.",
+            field="handling_code",
+        )
+    return code
+
+
+def _thread_root(channel: Channel, parent_id: int | None) -> int | None:
+    """Replies attach to the thread's root, so threads are one level deep."""
+    if parent_id is None:
+        return None
+    parent = Message.objects.filter(pk=parent_id, channel=channel).only("pk", "parent_id").first()
+    if parent is None:
+        raise BadRequest("parent is not a message of this channel.", field="parent")
+    return parent.parent_id or parent.pk
+
+
+def _load(message_id: int) -> Message:
+    return Message.objects.select_related("author", "author__institution", "channel").get(
+        pk=message_id
+    )
+
+
+def message_send(
+    *,
+    actor: User,
+    channel_slug: str,
+    client_id: UUID,
+    body: str,
+    parent: int | None = None,
+    attachments: list[int] | None = None,
+    handling_code: str | None = None,
+) -> tuple[Message, bool]:
+    """Store a message and broadcast it after commit; returns (message, created).
+
+    Idempotent per (author, client_id): a repeat returns the stored message and stores
+    nothing. The channel row is locked while the message takes the next `seq`, so seq
+    numbers have no gaps and follow commit order even with concurrent senders.
+    """
+    channel = access_channel(actor, channel_slug, Need.POST).channel
+    existing = _existing(actor, client_id, channel)
+    if existing is not None:
+        return existing, False
+    body = _clean_body(body, allow_empty=False)
+    code = _clean_handling_code(channel, handling_code)
+    if attachments:
+        # Attachments arrive with end-to-end encryption (issue 3); none exist yet.
+        raise BadRequest("Unknown attachment.", field="attachments")
+    if channel.archived:
+        raise Conflict("This channel is archived and accepts no new messages.")
+    root = _thread_root(channel, parent)
+    try:
+        with transaction.atomic():
+            locked = Channel.objects.select_for_update().only("pk", "last_seq").get(pk=channel.pk)
+            locked.last_seq += 1
+            locked.save(update_fields=["last_seq"])
+            message = Message.objects.create(
+                channel=channel,
+                seq=locked.last_seq,
+                author=actor,
+                client_id=client_id,
+                parent_id=root,
+                body=body,
+                html=render_markdown(body),
+                handling_code=code,
+            )
+            message.channel = channel
+            message_event_on_commit("message.new", message)
+    except IntegrityError:
+        # The same client_id raced in from another connection; its message won.
+        existing = _existing(actor, client_id, channel)
+        if existing is None:
+            raise
+        return existing, False
+    return message, True
+
+
+def _existing(actor: User, client_id: UUID, channel: Channel) -> Message | None:
+    existing = (
+        Message.objects.select_related("author", "author__institution", "channel")
+        .filter(author=actor, client_id=client_id)
+        .first()
+    )
+    if existing is not None and existing.channel_id != channel.pk:
+        raise Conflict("This client_id was already used for a message in another channel.")
+    return existing
+
+
+def _access_message(actor: User, message_id: int, need: Need) -> tuple[Message, ChannelAccess]:
+    message = Message.objects.select_related("channel").filter(pk=message_id).first()
+    if message is None:
+        raise NotFound("No such message.")
+    access = channel_access(actor, message.channel)
+    if not access.can_read:
+        raise NotFound("No such message.")  # existence is as secret as the content
+    return message, require(access, need)
+
+
+def message_edit(*, actor: User, message_id: int, body: str) -> Message:
+    """The author edits their own message while they may still post in its channel."""
+    message, _ = _access_message(actor, message_id, Need.POST)
+    if message.author_id != actor.pk:
+        raise Forbidden("Only the author may edit a message.")
+    if message.deleted_at is not None:
+        raise Conflict("A deleted message cannot be edited.")
+    body = _clean_body(body, allow_empty=False)
+    with transaction.atomic():
+        Message.objects.filter(pk=message.pk).update(
+            body=body, html=render_markdown(body), edited_at=timezone.now()
+        )
+        message = _load(message.pk)
+        message_event_on_commit("message.updated", message)
+    return message
+
+
+def message_delete(*, actor: User, message_id: int) -> Message:
+    """Delete a message, leaving a tombstone: the author who may post, or a moderator."""
+    message, access = _access_message(actor, message_id, Need.READ)
+    if message.author_id == actor.pk:
+        require(access, Need.POST)
+    else:
+        require(access, Need.MODERATE)
+    if message.deleted_at is not None:
+        return _load(message.pk)
+    with transaction.atomic():
+        Message.objects.filter(pk=message.pk).update(body="", html="", deleted_at=timezone.now())
+        message = _load(message.pk)
+        message_event_on_commit("message.deleted", message)
+    return message

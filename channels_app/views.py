@@ -1,0 +1,47 @@
+"""Server-rendered pages. They read through the same guards and selectors as the API;
+everything live (sending, receiving) goes through the socket from static/js/."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+from channels_app import selectors
+from exchange.errors import Forbidden, NotFound
+from permissions.access import Need, access_channel
+from permissions.models import User
+
+
+@login_required
+def catalogue(request: HttpRequest) -> HttpResponse:
+    assert isinstance(request.user, User)  # noqa: S101  (login_required guarantees it)
+    entries = selectors.channel_catalogue(request.user)
+    return render(request, "catalogue.html", {"entries": entries})
+
+
+@login_required
+@ensure_csrf_cookie
+def channel_page(request: HttpRequest, slug: str) -> HttpResponse:
+    assert isinstance(request.user, User)  # noqa: S101
+    try:
+        access = access_channel(request.user, slug, Need.READ)
+    except NotFound:
+        raise Http404 from None
+    except Forbidden as exc:
+        return render(request, "forbidden.html", {"reason": exc.message}, status=403)
+    return render(
+        request,
+        "channel.html",
+        {
+            "channel": access.channel,
+            "access": access,
+            "page_config": {
+                "channel": access.channel.slug,
+                "canPost": access.can_post,
+                "username": request.user.username,
+                "maxBody": 10_000,
+            },
+        },
+    )

@@ -1,0 +1,103 @@
+"""The ninja API root at /api/v1/: authentication, error shapes, and the routers.
+
+Every error leaves as SPEC §3's `{"error": {"code", "message"}}` with its status, whether
+it comes from a service, from input validation, from authentication or from a bug.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.security import HttpBearer, SessionAuth
+
+from channels_app.api import router as channels_router
+from exchange.errors import RateLimited, ServiceError
+from permissions.api import router as people_router
+from permissions.services import token_authenticate
+
+logger = logging.getLogger(__name__)
+
+
+class BearerToken(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        user = token_authenticate(token)
+        if user is not None:
+            request.user = user
+        return user
+
+
+class ActiveSession(SessionAuth):
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        user = request.user
+        return user if user.is_authenticated and user.is_active else None
+
+
+api = NinjaAPI(
+    title="Exchange API",
+    version="1",
+    description="Secure information exchange between law-enforcement and judicial "
+    "institutions. The contract is SPEC.md; this document is generated from the code.",
+    auth=[BearerToken(), ActiveSession()],
+    urls_namespace="api-v1",
+    docs_url="/docs",
+)
+api.add_router("", people_router)
+api.add_router("", channels_router)
+
+
+def error_response(
+    request: HttpRequest, status: int, code: str, message: str, **extra: Any
+) -> HttpResponse:
+    return api.create_response(
+        request, {"error": {"code": code, "message": message, **extra}}, status=status
+    )
+
+
+@api.exception_handler(ServiceError)
+def on_service_error(request: HttpRequest, exc: ServiceError) -> HttpResponse:
+    response = api.create_response(request, {"error": exc.as_dict()}, status=exc.status)
+    if isinstance(exc, RateLimited):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+_LOCATIONS = {"body", "query", "path", "header", "cookie", "form", "file"}
+_PARAMETER_NAMES = {"payload", "page"}
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    first = exc.errors[0] if exc.errors else {}
+    location = [str(part) for part in first.get("loc", [])]
+    # ninja prefixes where the value came from and the parameter's name; keep the field.
+    if location and location[0] in _LOCATIONS:
+        location = location[1:]
+    if location and location[0] in _PARAMETER_NAMES:
+        location = location[1:]
+    field = ".".join(location) or None
+    message = first.get("msg", "Invalid input.")
+    extra = {"field": field} if field else {}
+    return error_response(
+        request, 400, "bad_request", f"{field}: {message}" if field else message, **extra
+    )
+
+
+@api.exception_handler(AuthenticationError)
+def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return error_response(request, 401, "unauthenticated", "Sign in or send a valid bearer token.")
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    codes = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+    return error_response(request, exc.status_code, codes.get(exc.status_code, "error"), str(exc))
+
+
+@api.exception_handler(Exception)
+def on_unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    logger.exception("Unhandled error on %s %s", request.method, request.path)
+    return error_response(request, 500, "server_error", "Something went wrong on our side.")

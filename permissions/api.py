@@ -1,0 +1,112 @@
+"""API routes about the signed-in person: who they are, their API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.http import HttpRequest
+from ninja import Router, Schema, Status
+from pydantic import ConfigDict, Field, StrictStr
+
+from exchange.errors import NotAuthenticated
+from permissions.models import User
+from permissions.services import token_issue, token_revoke
+
+router = Router(tags=["people"])
+
+
+def request_user(request: HttpRequest) -> User:
+    """The authenticated user of an API request (ninja's auth has already run)."""
+    user = request.auth  # type: ignore[attr-defined]
+    if not isinstance(user, User):
+        raise NotAuthenticated("Sign in or send a valid bearer token.")
+    return user
+
+
+class InstitutionOut(Schema):
+    slug: str
+    name: str
+    country: str
+    kind: str
+
+
+class MeOut(Schema):
+    username: str
+    display_name: str
+    email: str
+    preferred_language: str
+    institution: InstitutionOut | None
+    is_focal_point: bool
+    is_platform_admin: bool
+
+
+class TokenIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+    name: StrictStr = Field(default="", max_length=100)
+    expires_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class TokenCreatedOut(Schema):
+    token: str
+
+
+class TokenOut(Schema):
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+def institution_out(user: User) -> InstitutionOut | None:
+    institution = user.institution
+    if institution is None:
+        return None
+    return InstitutionOut(
+        slug=institution.slug,
+        name=institution.name,
+        country=str(institution.country),
+        kind=institution.kind,
+    )
+
+
+@router.get("/me", response=MeOut, summary="The signed-in user")
+def me(request: HttpRequest) -> MeOut:
+    user = request_user(request)
+    return MeOut(
+        username=user.username,
+        display_name=user.shown_name,
+        email=user.email,
+        preferred_language=user.preferred_language,
+        institution=institution_out(user),
+        is_focal_point=user.is_focal_point,
+        is_platform_admin=user.is_staff,
+    )
+
+
+@router.get("/tokens", response=list[TokenOut], summary="One's personal API tokens")
+def token_list(request: HttpRequest) -> list[TokenOut]:
+    return [
+        TokenOut.model_validate(t, from_attributes=True)
+        for t in request_user(request).api_tokens.all()
+    ]
+
+
+@router.post(
+    "/tokens",
+    response={201: TokenCreatedOut},
+    summary="Issue a personal API token; the secret is shown this once",
+)
+def token_create(request: HttpRequest, payload: TokenIn) -> Status[TokenCreatedOut]:
+    secret = token_issue(
+        user=request_user(request), name=payload.name, expires_days=payload.expires_days
+    )
+    return Status(201, TokenCreatedOut(token=secret))
+
+
+@router.delete("/tokens/{token_id}", response={204: None}, summary="Revoke a token")
+def token_delete(request: HttpRequest, token_id: int) -> Status[None]:
+    token_revoke(user=request_user(request), token_id=token_id)
+    return Status(204, None)

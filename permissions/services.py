@@ -1,0 +1,245 @@
+"""Writes about who takes part: institutions, users, admissions, bans, moderators, tokens.
+
+Each service is keyword-only, validates what it is given, changes state in one
+transaction and announces access changes to open sockets after commit. `actor` is the
+person acting, or None for the platform itself (the command line, migrations).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django_countries import countries
+from guardian.shortcuts import assign_perm, remove_perm
+
+from exchange.errors import BadRequest, Forbidden, NotFound
+from exchange.realtime import send_on_commit, user_group
+from permissions.access import MODERATE, POST, VIEW, Need, channel_access, require
+from permissions.models import (
+    Admission,
+    AdmissionRole,
+    ApiToken,
+    Ban,
+    Institution,
+    InstitutionKind,
+    User,
+)
+
+if TYPE_CHECKING:
+    from channels_app.models import Channel
+
+TOKEN_PREFIX = "exch_"  # noqa: S105  (a marker that makes leaked tokens easy to scan for)
+
+
+def _check_moderator(actor: User | None, channel: Channel) -> None:
+    if actor is not None:
+        require(channel_access(actor, channel), Need.MODERATE)
+
+
+def _announce_access_change(channel: Channel, users: list[int]) -> None:
+    """Tell every open socket of these users to re-check their access to `channel`."""
+    for user_id in users:
+        send_on_commit(user_group(user_id), {"type": "access.changed", "channel_id": channel.pk})
+
+
+def institution_upsert(*, slug: str, name: str, country: str, kind: str) -> Institution:
+    """Create an institution, or bring an existing one (same slug) to these values."""
+    country = country.upper()
+    if country not in countries:
+        raise BadRequest(f"{country!r} is not an ISO 3166-1 alpha-2 country code.", field="country")
+    if kind not in InstitutionKind.values:
+        raise BadRequest(
+            f"Unknown kind {kind!r}; one of {', '.join(InstitutionKind.values)}.", field="kind"
+        )
+    with transaction.atomic():
+        institution = Institution.objects.select_for_update().filter(slug=slug).first()
+        if institution is None:
+            group = Group.objects.create(name=f"institution:{slug}")
+            institution = Institution(slug=slug, group=group)
+        institution.name, institution.country, institution.kind = name, country, kind
+        try:
+            institution.full_clean()
+        except ValidationError as exc:
+            field, errors = next(iter(exc.message_dict.items()))
+            raise BadRequest(f"{field}: {' '.join(errors)}", field=field) from None
+        institution.save()
+    return institution
+
+
+def user_upsert(
+    *,
+    username: str,
+    institution: Institution | None,
+    display_name: str = "",
+    email: str = "",
+    password: str | None = None,
+    is_focal_point: bool = False,
+    is_staff: bool = False,
+) -> User:
+    """Create a user of an institution (or a platform admin), or update an existing one.
+
+    Only platform admins may be without an institution (SPEC §1).
+    """
+    if institution is None and not is_staff:
+        raise BadRequest("Every user except platform admins belongs to an institution.")
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(username=username).first()
+        if user is None:
+            user = User(username=username)
+            user.set_unusable_password()
+        if user.institution_id and institution and user.institution_id != institution.pk:
+            raise BadRequest("A user cannot move to another institution.", field="institution")
+        user.institution = institution
+        user.display_name = display_name or user.display_name
+        user.email = email or user.email
+        user.is_focal_point = is_focal_point
+        user.is_staff = is_staff
+        if password is not None:
+            user.set_password(password)
+        try:
+            user.full_clean(exclude=["password"])
+        except ValidationError as exc:
+            field, errors = next(iter(exc.message_dict.items()))
+            raise BadRequest(f"{field}: {' '.join(errors)}", field=field) from None
+        user.save()
+        if institution is not None:
+            user.groups.add(institution.group)
+    return user
+
+
+def user_set_active(*, actor: User | None, user: User, active: bool) -> User:
+    """Activate or deactivate a user; a deactivated user loses access everywhere at once."""
+    if actor is not None and not (
+        actor.is_staff or (actor.is_focal_point and actor.institution_id == user.institution_id)
+    ):
+        raise Forbidden("Only a focal point of the user's institution may do this.")
+    with transaction.atomic():
+        user.is_active = active
+        user.save(update_fields=["is_active"])
+        if not active:
+            for token in user.api_tokens.filter(revoked_at__isnull=True):
+                token.revoked_at = timezone.now()
+                token.save(update_fields=["revoked_at"])
+            send_on_commit(user_group(user.pk), {"type": "access.changed", "channel_id": None})
+    return user
+
+
+def admission_set(
+    *, actor: User | None, channel: Channel, institution: Institution, role: str
+) -> Admission:
+    """Admit an institution to a channel with `role`, or change its role.
+
+    Grants the guardian permissions to the institution's group; on a downgrade to
+    observer, tells the institution's open sockets to re-check.
+    """
+    if role not in AdmissionRole.values:
+        raise BadRequest(f"Unknown role {role!r}; participant or observer.", field="role")
+    _check_moderator(actor, channel)
+    with transaction.atomic():
+        admission, created = Admission.objects.select_for_update().get_or_create(
+            channel=channel, institution=institution, defaults={"role": role, "admitted_by": actor}
+        )
+        if not created and admission.role != role:
+            admission.role = role
+            admission.save(update_fields=["role"])
+        assign_perm(VIEW, institution.group, channel)
+        if role == AdmissionRole.PARTICIPANT:
+            assign_perm(POST, institution.group, channel)
+        else:
+            remove_perm(POST, institution.group, channel)
+        _announce_access_change(channel, list(institution.users.values_list("pk", flat=True)))
+    return admission
+
+
+def admission_remove(*, actor: User | None, channel: Channel, institution: Institution) -> None:
+    """Remove an institution from a channel: all its users lose access at once."""
+    _check_moderator(actor, channel)
+    with transaction.atomic():
+        deleted, _ = Admission.objects.filter(channel=channel, institution=institution).delete()
+        if not deleted:
+            raise NotFound("That institution is not admitted to this channel.")
+        remove_perm(VIEW, institution.group, channel)
+        remove_perm(POST, institution.group, channel)
+        _announce_access_change(channel, list(institution.users.values_list("pk", flat=True)))
+
+
+def ban_create(*, actor: User | None, channel: Channel, user: User) -> Ban:
+    _check_moderator(actor, channel)
+    with transaction.atomic():
+        ban, _ = Ban.objects.get_or_create(
+            channel=channel, user=user, defaults={"banned_by": actor}
+        )
+        _announce_access_change(channel, [user.pk])
+    return ban
+
+
+def ban_remove(*, actor: User | None, channel: Channel, user: User) -> None:
+    _check_moderator(actor, channel)
+    deleted, _ = Ban.objects.filter(channel=channel, user=user).delete()
+    if not deleted:
+        raise NotFound("That user is not banned from this channel.")
+
+
+def moderator_appoint(*, actor: User | None, channel: Channel, user: User) -> None:
+    """Grant `moderate_channel` to one user. Only platform admins (or the CLI) appoint."""
+    if actor is not None and not actor.is_staff:
+        raise Forbidden("Only platform admins appoint moderators.")
+    if not user.is_active:
+        raise BadRequest("An inactive user cannot moderate.", field="username")
+    assign_perm(MODERATE, user, channel)
+
+
+def _hash_secret(secret: str) -> str:
+    # The secret carries 256 random bits, so a fast hash is enough: nothing to brute-force.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def token_issue(*, user: User, name: str = "", expires_days: int | None = None) -> str:
+    """Create a personal API token and return its secret: the only time it is seen."""
+    days = expires_days if expires_days is not None else settings.API_TOKEN_DEFAULT_DAYS
+    if not 1 <= days <= 3650:
+        raise BadRequest("A token lives between 1 and 3650 days.", field="expires_days")
+    if not user.is_active:
+        raise BadRequest("An inactive user cannot hold tokens.", field="username")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    ApiToken.objects.create(
+        user=user,
+        name=name[:100],
+        prefix=secret[:12],
+        secret_hash=_hash_secret(secret),
+        expires_at=timezone.now() + timedelta(days=days),
+    )
+    return secret
+
+
+def token_authenticate(secret: str) -> User | None:
+    """The active user a bearer token belongs to, or None if unknown, expired or revoked."""
+    if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
+        return None
+    token = (
+        ApiToken.objects.select_related("user", "user__institution")
+        .filter(secret_hash=_hash_secret(secret), revoked_at__isnull=True)
+        .first()
+    )
+    now = timezone.now()
+    if token is None or token.expires_at <= now or not token.user.is_active:
+        return None
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=5):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user
+
+
+def token_revoke(*, user: User, token_id: int) -> None:
+    updated = ApiToken.objects.filter(pk=token_id, user=user, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    if not updated:
+        raise NotFound("No such active token.")

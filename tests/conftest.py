@@ -1,0 +1,80 @@
+"""Shared fixtures: one channel and the four standing people every route is tested with.
+
+- `owner`: a moderator of the channel, from a participant institution
+- `member`: a participant of another user of the same institution
+- `observer`: a user of an institution admitted as observer
+- `outsider`: a user of an institution not admitted
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+
+import pytest
+from django.test import Client
+
+from channels_app.models import Channel
+from permissions.models import Institution, User
+from tests import factories
+
+
+@dataclass
+class World:
+    channel: Channel
+    participant_institution: Institution
+    observer_institution: Institution
+    outsider_institution: Institution
+    owner: User
+    member: User
+    observer: User
+    outsider: User
+
+
+@pytest.fixture
+def world(db: None) -> World:
+    channel = factories.make_channel("ops")
+    participants = factories.make_institution("guardia-civil", country="ES")
+    observers = factories.make_institution("policia-federal", country="BR")
+    outsiders = factories.make_institution("carabineros", country="CL")
+    factories.admit(channel, participants, "participant")
+    factories.admit(channel, observers, "observer")
+    owner = factories.make_user("olivia", institution=participants)
+    factories.make_moderator(channel, owner)
+    return World(
+        channel=channel,
+        participant_institution=participants,
+        observer_institution=observers,
+        outsider_institution=outsiders,
+        owner=owner,
+        member=factories.make_user("mateo", institution=participants),
+        observer=factories.make_user("oscar", institution=observers),
+        outsider=factories.make_user("ursula", institution=outsiders),
+    )
+
+
+def api_client(user: User | None) -> Client:
+    """A test client signed in with a bearer token (no CSRF), or anonymous."""
+    if user is None:
+        return Client()
+    return Client(headers={"Authorization": f"Bearer {factories.token_for(user)}"})
+
+
+def service_required(host: str, port: int, name: str) -> None:
+    """Fail under CI, skip elsewhere, when a production-path service does not answer."""
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return
+    except OSError:
+        message = f"{name} at {host}:{port} does not answer"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + " (CI=true: the production path must be tested)")
+        pytest.skip(message)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    url = os.environ.get("EXCHANGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    service_required("127.0.0.1", 6379, "Redis")
+    return url

@@ -1,0 +1,70 @@
+"""Builders for test data, going through the same services the product uses."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+
+from channels_app.models import Channel, Message
+from channels_app.services import message_send
+from permissions.models import Institution, User
+from permissions.services import (
+    admission_set,
+    institution_upsert,
+    moderator_appoint,
+    token_issue,
+    user_upsert,
+)
+
+_counter = itertools.count(1)
+
+
+def make_institution(
+    slug: str | None = None, *, country: str = "ES", kind: str = "police"
+) -> Institution:
+    slug = slug or f"inst-{next(_counter)}"
+    return institution_upsert(
+        slug=slug, name=slug.replace("-", " ").title(), country=country, kind=kind
+    )
+
+
+def make_user(
+    username: str | None = None, *, institution: Institution | None = None, **extra: object
+) -> User:
+    username = username or f"user{next(_counter)}"
+    institution = institution or make_institution()
+    return user_upsert(
+        username=username,
+        institution=institution,
+        display_name=username.title(),
+        password="correct horse battery staple",
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def make_channel(slug: str | None = None, **fields: object) -> Channel:
+    slug = slug or f"channel-{next(_counter)}"
+    return Channel.objects.create(slug=slug, title=slug.title(), **fields)
+
+
+def admit(channel: Channel, institution: Institution, role: str = "participant") -> None:
+    admission_set(actor=None, channel=channel, institution=institution, role=role)
+
+
+def make_moderator(channel: Channel, user: User) -> None:
+    moderator_appoint(actor=None, channel=channel, user=user)
+
+
+def post(user: User, channel: Channel, body: str = "hello", **extra: object) -> Message:
+    message, _ = message_send(
+        actor=user,
+        channel_slug=channel.slug,
+        client_id=uuid.uuid4(),
+        body=body,
+        **extra,  # type: ignore[arg-type]
+    )
+    return message
+
+
+def token_for(user: User) -> str:
+    return token_issue(user=user, name="test")
