@@ -1,0 +1,128 @@
+"""Message services against the real database: order, idempotency, rendering."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+from django.db import connection
+
+from channels_app.models import Message
+from channels_app.services import message_delete, message_edit, message_send
+from exchange.errors import BadRequest, Conflict, Forbidden
+from tests import factories
+from tests.conftest import World
+from tests.inert import assert_inert
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_senders_get_contiguous_seq_numbers_in_commit_order(world: World) -> None:
+    senders = [world.owner, world.member] + [
+        factories.make_user(f"sender{i}", institution=world.participant_institution)
+        for i in range(6)
+    ]
+    errors: list[BaseException] = []
+
+    def send_many(user):  # type: ignore[no-untyped-def]
+        try:
+            for i in range(10):
+                message_send(
+                    actor=user, channel_slug=world.channel.slug, client_id=uuid.uuid4(), body=str(i)
+                )
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send_many, args=(u,)) for u in senders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    rows = list(Message.objects.filter(channel=world.channel).order_by("id").values_list("seq"))
+    assert [seq for (seq,) in rows] == list(range(1, 81))
+    world.channel.refresh_from_db()
+    assert world.channel.last_seq == 80
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_client_id_raced_from_two_connections_is_stored_once(world: World) -> None:
+    client_id = uuid.uuid4()
+    results: list[int] = []
+    barrier = threading.Barrier(4)
+
+    def send() -> None:
+        try:
+            barrier.wait()
+            message, _ = message_send(
+                actor=world.member, channel_slug=world.channel.slug, client_id=client_id, body="x"
+            )
+            results.append(message.pk)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(results) == 4 and len(set(results)) == 1
+    assert Message.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_client_id_reused_in_another_channel_is_a_conflict(world: World) -> None:
+    other = factories.make_channel("other")
+    factories.admit(other, world.participant_institution)
+    client_id = uuid.uuid4()
+    message_send(actor=world.member, channel_slug=world.channel.slug, client_id=client_id, body="a")
+    with pytest.raises(Conflict):
+        message_send(actor=world.member, channel_slug="other", client_id=client_id, body="a")
+
+
+@pytest.mark.django_db
+def test_an_archived_channel_refuses_new_messages(world: World) -> None:
+    world.channel.archived = True
+    world.channel.save()
+    with pytest.raises(Conflict):
+        factories.post(world.member, world.channel)
+
+
+@pytest.mark.django_db
+def test_content_above_the_channel_maximum_is_refused(world: World) -> None:
+    world.channel.max_handling_code = "TLP:GREEN"
+    world.channel.save()
+    assert factories.post(world.member, world.channel, handling_code="TLP:CLEAR").pk
+    with pytest.raises(BadRequest):
+        factories.post(world.member, world.channel, handling_code="TLP:AMBER")
+
+
+@pytest.mark.django_db
+def test_hostile_markdown_is_rendered_inert(world: World) -> None:
+    body = (
+        "<script>alert(1)</script> <img src=x onerror=alert(1)> [a](javascript:alert(1)) "
+        "[b](JaVaScRiPt:alert(1)) [c](data:text/html;base64,PHNjcmlwdD4=) ![i](https://evil/x.png) "
+        '<a href="https://x" onclick="alert(1)">x</a> [ok](https://example.org)'
+    )
+    html = factories.post(world.member, world.channel, body).html
+    assert_inert(html)
+    assert '<a href="https://example.org" rel="noopener noreferrer nofollow">ok</a>' in html
+
+
+@pytest.mark.django_db
+def test_a_deleted_message_keeps_its_place_but_not_its_text(world: World) -> None:
+    message = factories.post(world.member, world.channel, "to go")
+    deleted = message_delete(actor=world.member, message_id=message.pk)
+    assert deleted.deleted_at is not None and deleted.body == "" and deleted.seq == message.seq
+    with pytest.raises(Conflict):
+        message_edit(actor=world.member, message_id=message.pk, body="back")
+
+
+@pytest.mark.django_db
+def test_an_author_who_became_observer_can_no_longer_edit(world: World) -> None:
+    message = factories.post(world.member, world.channel, "mine")
+    factories.admit(world.channel, world.participant_institution, "observer")
+    with pytest.raises(Forbidden):
+        message_edit(actor=world.member, message_id=message.pk, body="changed")

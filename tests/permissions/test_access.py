@@ -1,0 +1,115 @@
+"""The guards: one answer to "may U do X in C", read afresh from the database."""
+
+from __future__ import annotations
+
+import pytest
+
+from exchange.errors import Forbidden, NotFound
+from permissions import services
+from permissions.access import Need, access_channel, channel_access, channel_access_many
+from permissions.models import User
+from tests import factories
+from tests.conftest import World
+
+pytestmark = pytest.mark.django_db
+
+
+def test_roles_follow_the_institution_admission(world: World) -> None:
+    assert channel_access(world.member, world.channel).can_post
+    assert channel_access(world.observer, world.channel).can_read
+    assert not channel_access(world.observer, world.channel).can_post
+    assert not channel_access(world.outsider, world.channel).can_read
+    assert channel_access(world.owner, world.channel).can_moderate
+    assert not channel_access(world.member, world.channel).can_moderate
+
+
+def test_a_new_user_of_an_admitted_institution_is_a_member_at_once(world: World) -> None:
+    newcomer = factories.make_user("nuevo", institution=world.participant_institution)
+    assert channel_access(newcomer, world.channel).can_post
+
+
+def test_removing_the_institution_ends_access_for_all_its_users(world: World) -> None:
+    services.admission_remove(
+        actor=world.owner, channel=world.channel, institution=world.observer_institution
+    )
+    assert not channel_access(world.observer, world.channel).can_read
+
+
+def test_a_deactivated_user_loses_access_everywhere(world: World) -> None:
+    services.user_set_active(actor=None, user=world.member, active=False)
+    member = User.objects.get(pk=world.member.pk)
+    assert not channel_access(member, world.channel).can_read
+
+
+def test_a_deactivated_institution_loses_access(world: World) -> None:
+    world.participant_institution.active = False
+    world.participant_institution.save()
+    member = User.objects.select_related("institution").get(pk=world.member.pk)
+    assert not channel_access(member, world.channel).can_read
+
+
+def test_a_ban_removes_one_person_while_the_institution_stays(world: World) -> None:
+    services.ban_create(actor=world.owner, channel=world.channel, user=world.member)
+    assert not channel_access(world.member, world.channel).can_read
+    colleague = factories.make_user("colega", institution=world.participant_institution)
+    assert channel_access(colleague, world.channel).can_post
+
+
+def test_staff_and_superusers_see_no_content_by_status_alone(world: World) -> None:
+    admin = User.objects.create_superuser("root", password="x" * 16)
+    assert not channel_access(admin, world.channel).can_read
+    assert not channel_access_many(admin, [world.channel])[world.channel.pk].can_read
+    with pytest.raises(Forbidden):
+        access_channel(admin, world.channel.slug, Need.READ)
+
+
+def test_unlisted_channels_are_404_for_non_members(world: World) -> None:
+    world.channel.listed = False
+    world.channel.save()
+    with pytest.raises(NotFound):
+        access_channel(world.outsider, world.channel.slug, Need.READ)
+    with pytest.raises(Forbidden):
+        access_channel(world.observer, world.channel.slug, Need.POST)
+
+
+def test_the_list_answer_matches_the_single_answer(world: World) -> None:
+    other = factories.make_channel("other")
+    factories.admit(other, world.outsider_institution, "observer")
+    channels = [world.channel, other]
+    for user in (world.owner, world.member, world.observer, world.outsider):
+        many = channel_access_many(user, channels)
+        for channel in channels:
+            single = channel_access(user, channel)
+            assert (many[channel.pk].role, many[channel.pk].is_moderator) == (
+                single.role,
+                single.is_moderator,
+            )
+
+
+def test_only_moderators_of_that_channel_change_admissions(world: World) -> None:
+    other = factories.make_channel("other")
+    with pytest.raises(Forbidden):
+        services.admission_set(
+            actor=world.owner,
+            channel=other,
+            institution=world.outsider_institution,
+            role="observer",
+        )
+    with pytest.raises(Forbidden):
+        services.admission_set(
+            actor=world.member,
+            channel=world.channel,
+            institution=world.outsider_institution,
+            role="participant",
+        )
+
+
+def test_a_role_change_to_observer_takes_posting_away(world: World) -> None:
+    services.admission_set(
+        actor=world.owner,
+        channel=world.channel,
+        institution=world.participant_institution,
+        role="observer",
+    )
+    access = channel_access(world.member, world.channel)
+    assert access.can_read and not access.can_post

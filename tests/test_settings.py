@@ -1,0 +1,85 @@
+"""Settings come from the environment through typed readers that refuse bad values."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from exchange.env import env_bool, env_int, env_list
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def settings_of(env: dict[str, str], expression: str) -> subprocess.CompletedProcess[str]:
+    code = f"import django; django.setup(); from django.conf import settings; print({expression})"
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "exchange.settings", **env},
+    )
+
+
+def test_the_readers_refuse_bad_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("X_BOOL", "maybe")
+    monkeypatch.setenv("X_INT", "ten")
+    monkeypatch.setenv("X_LIST", "a,,b")
+    with pytest.raises(ImproperlyConfigured):
+        env_bool("X_BOOL")
+    with pytest.raises(ImproperlyConfigured):
+        env_int("X_INT", 1)
+    with pytest.raises(ImproperlyConfigured):
+        env_list("X_LIST", [])
+    monkeypatch.setenv("X_INT", "0")
+    with pytest.raises(ImproperlyConfigured):
+        env_int("X_INT", 1, minimum=1)
+
+
+def test_the_readers_give_defaults_and_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("X_BOOL", "yes")
+    monkeypatch.setenv("X_LIST", "a.example, b.example")
+    assert env_bool("X_BOOL") is True
+    assert env_bool("X_UNSET", True) is True
+    assert env_list("X_LIST", []) == ["a.example", "b.example"]
+    assert env_int("X_UNSET", 7) == 7
+
+
+def test_production_refuses_to_start_without_a_secret_key() -> None:
+    result = settings_of({"EXCHANGE_DEBUG": "0"}, "settings.SECRET_KEY")
+    assert result.returncode != 0
+    assert "EXCHANGE_SECRET_KEY is required" in result.stderr
+
+
+def test_the_embedded_default_is_sqlite_and_the_in_memory_layer() -> None:
+    result = settings_of(
+        {"EXCHANGE_DEBUG": "1"},
+        "settings.DATABASES['default']['ENGINE'], settings.CHANNEL_LAYERS['default']['BACKEND']",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "sqlite3" in result.stdout and "InMemoryChannelLayer" in result.stdout
+
+
+def test_urls_switch_to_postgresql_and_redis() -> None:
+    result = settings_of(
+        {
+            "EXCHANGE_SECRET_KEY": "k" * 50,
+            "DATABASE_URL": "postgres://u@db.internal:5432/exchange",
+            "REDIS_URL": "redis://cache.internal:6379/0",
+        },
+        "settings.DATABASES['default']['ENGINE'], settings.CHANNEL_LAYERS['default']['BACKEND']",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "postgresql" in result.stdout and "RedisPubSubChannelLayer" in result.stdout
+
+
+def test_a_typo_in_a_boolean_stops_the_process() -> None:
+    result = settings_of({"EXCHANGE_DEBUG": "ture"}, "settings.DEBUG")
+    assert result.returncode != 0
+    assert "EXCHANGE_DEBUG" in result.stderr
