@@ -27,7 +27,7 @@ run: setup
 	@echo
 	@echo "Exchange is starting at http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
 	@echo
-	$(EMBEDDED) $(BIN)/daphne -b $(HOST) -p $(PORT) exchange.asgi:application
+	$(EMBEDDED) $(BIN)/python -m exchange.server -b $(HOST) -p $(PORT) exchange.asgi:application
 
 # PostgreSQL and Redis for the production-path tests: started if they are down.
 services:

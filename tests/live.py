@@ -68,7 +68,7 @@ def daphne_server(*, redis_url: str | None = None, debug: bool = False) -> Itera
     }
     log = tempfile.TemporaryFile()  # noqa: SIM115  (a pipe nobody reads would block daphne)
     process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+        [sys.executable, "-m", "exchange.server", "-b", "127.0.0.1", "-p", str(port),
          "-v", "0", "exchange.asgi:application"],
         cwd=ROOT,
         env=env,

@@ -1,0 +1,93 @@
+"""daphne, with request bodies spooled to disk instead of memory.
+
+daphne hands a request body to the application by putting every chunk into the
+application's input queue at once (django/daphne#483, open since 2023): a 1 GiB
+upload would sit in the server's memory. An encrypted attachment may be that large,
+so this server class changes one thing: the input queue of an HTTP request keeps body
+chunks in a SpooledTemporaryFile (memory up to SPOOL_MEMORY, then disk) and gives them
+back one read at a time. Everything else is daphne as it is, started with the same
+arguments: `python -m exchange.server -b 127.0.0.1 -p 8000 exchange.asgi:application`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from typing import Any
+
+from daphne.cli import CommandLineInterface
+from daphne.server import Server
+
+SPOOL_MEMORY = 1024 * 1024
+READ_SIZE = 256 * 1024
+
+
+class _SpoolMark:
+    """Stands in the queue where the spooled body is, keeping events in their order."""
+
+
+_MARK = _SpoolMark()
+
+
+class BodySpoolingQueue(asyncio.Queue[Any]):
+    """An asyncio.Queue whose `http.request` body chunks live in a temporary file.
+
+    It works through the queue's documented subclass hooks (`_put`, `_get`), so the
+    waiting and waking of asyncio.Queue stay untouched. Only multi-chunk bodies are
+    spooled; a body that fits in one message passes through as usual.
+    """
+
+    _spool: tempfile.SpooledTemporaryFile[bytes] | None = None
+    _write_pos = 0
+    _read_pos = 0
+    _complete = False
+    _final_sent = False
+
+    def _put(self, item: Any) -> None:
+        is_body = isinstance(item, dict) and item.get("type") == "http.request"
+        if not is_body or (self._spool is None and not item.get("more_body")):
+            self._queue.append(item)  # type: ignore[attr-defined]
+            return
+        if self._spool is None:
+            self._spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)  # noqa: SIM115
+            self._queue.append(_MARK)  # type: ignore[attr-defined]
+        self._spool.seek(self._write_pos)
+        self._spool.write(item.get("body", b""))
+        self._write_pos = self._spool.tell()
+        if not item.get("more_body"):
+            self._complete = True
+
+    def _get(self) -> Any:
+        item = self._queue.popleft()  # type: ignore[attr-defined]
+        if item is not _MARK:
+            return item
+        assert self._spool is not None  # noqa: S101  (the mark is only queued with a spool)
+        self._spool.seek(self._read_pos)
+        body = self._spool.read(min(READ_SIZE, self._write_pos - self._read_pos))
+        self._read_pos += len(body)
+        more = not (self._complete and self._read_pos == self._write_pos)
+        if more:
+            self._queue.appendleft(_MARK)  # type: ignore[attr-defined]
+        else:
+            self._spool.close()
+        return {"type": "http.request", "body": body, "more_body": more}
+
+
+class ExchangeServer(Server):
+    def create_application(self, protocol: Any, scope: dict[str, Any]) -> Any:
+        queue = super().create_application(protocol, scope)
+        if queue is not None and scope.get("type") == "http":
+            # The application already holds `queue.get`; changing the class of this one
+            # queue object (same layout, new hooks) is the only way in without copying
+            # daphne's create_application.
+            queue.__class__ = BodySpoolingQueue
+        return queue
+
+
+class ExchangeCommandLine(CommandLineInterface):
+    description = "Exchange's daphne: HTTP and WebSocket, request bodies spooled to disk"
+    server_class = ExchangeServer
+
+
+if __name__ == "__main__":
+    ExchangeCommandLine.entrypoint()
