@@ -11,7 +11,7 @@ PORT ?= 8000
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/exchange
 EMBEDDED := EXCHANGE_DEBUG=1
 
-.PHONY: setup run test lint test-sqlite test-postgres services browser clean
+.PHONY: setup assets run test lint test-sqlite test-postgres services browser tools clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-setup: $(STAMP)
+# Node packages (the browser's age library, esbuild, the CCTV test vectors), then the
+# browser bundle. Neither node_modules nor the bundle is committed.
+node_modules/.package-lock.json: package.json package-lock.json
+	@bash scripts/node-up
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+assets: node_modules/.package-lock.json
+	npm run --silent build
+
+setup: $(STAMP) assets
 
 run: setup
 	$(EMBEDDED) $(BIN)/python manage.py migrate --noinput
@@ -37,6 +47,10 @@ services:
 browser:
 	@bash scripts/browser-up
 
+# Debian's age command, for the interoperability tests of the encryption.
+tools:
+	@bash scripts/tools-up
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -49,7 +63,7 @@ test-sqlite: setup
 test-postgres: setup
 	DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest
 
-test: setup services browser lint test-sqlite test-postgres
+test: setup services browser tools lint test-sqlite test-postgres
 
 clean:
-	rm -rf $(VENV) var/*.sqlite3* var/static
+	rm -rf $(VENV) node_modules static/dist var/*.sqlite3* var/static

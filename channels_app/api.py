@@ -11,6 +11,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from channels_app import selectors, services
+from channels_app.key_services import current_epoch
 from channels_app.payloads import message_payload
 from channels_app.schemas import MessageDraft, MessageEdit
 from permissions.access import Need, access_channel
@@ -42,6 +43,7 @@ class ChannelOut(Schema):
 
 class ChannelDetailOut(ChannelOut):
     epoch: int | None = Field(description="The current epoch number; null before the first")
+    epoch_stale: bool = Field(description="True while the current epoch awaits rotation")
     last_seq: int
 
 
@@ -115,7 +117,13 @@ def channel_list(request: HttpRequest) -> list[dict[str, object]]:
 def channel_detail(request: HttpRequest, slug: str) -> dict[str, object]:
     access = access_channel(request_user(request), slug, Need.READ)
     entry = selectors.catalogue_entry(access)
-    return {**_channel_out(entry), "epoch": None, "last_seq": access.channel.last_seq}
+    epoch = current_epoch(access.channel)
+    return {
+        **_channel_out(entry),
+        "epoch": epoch.number if epoch else None,
+        "epoch_stale": bool(epoch and epoch.stale),
+        "last_seq": access.channel.last_seq,
+    }
 
 
 @router.get(
@@ -178,6 +186,7 @@ def message_remove(request: HttpRequest, message_id: int) -> dict[str, object]:
 )
 def member_list(request: HttpRequest, slug: str) -> list[dict[str, object]]:
     access = access_channel(request_user(request), slug, Need.READ)
+    keys = selectors.current_keys(access.channel)
     return [
         {
             "username": m.user.username,
@@ -192,7 +201,7 @@ def member_list(request: HttpRequest, slug: str) -> list[dict[str, object]]:
                 else None
             ),
             "role": m.role,
-            "public_key": None,
+            "public_key": keys.get(m.user.username),
         }
         for m in selectors.channel_members(access.channel)
     ]

@@ -21,7 +21,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from pydantic import BaseModel, ValidationError
 
-from channels_app import selectors, services
+from channels_app import key_services, selectors, services
 from channels_app.models import Channel
 from channels_app.payloads import MessagePayload, message_payload
 from channels_app.schemas import PingFrame, SendFrame, SubscribeFrame, UnsubscribeFrame
@@ -44,8 +44,10 @@ FRAMES: dict[str, type[BaseModel]] = {
 @dataclass
 class Subscription:
     slug: str
-    # The newest message id already sent to this socket, so a broadcast that raced with
-    # the subscribe backlog is not delivered twice.
+    # The newest message id of the subscribe backlog (or `after`): a broadcast of a message
+    # up to it raced with the backlog and was already sent. It stays put as broadcasts
+    # arrive: a layer shared by several processes may deliver two of them out of commit
+    # order, and the older one must still be delivered.
     watermark: int
 
 
@@ -140,8 +142,12 @@ class ChannelSocket(AsyncWebsocketConsumer):
         await self.send_json({"type": "pong"})
 
     async def on_subscribe(self, frame: SubscribeFrame) -> None:
+        """Send the backlog, then live messages; and `shares.pending` at once if this user
+        can deliver shares that members wait for (nobody has to click anything)."""
         try:
             access = await database_sync_to_async(self._check_read)(frame.channel)
+        except NotAuthenticated:
+            raise  # the account is gone: `receive` closes the socket
         except ServiceError as exc:
             await self.send_error(exc, channel=frame.channel)
             return
@@ -154,6 +160,8 @@ class ChannelSocket(AsyncWebsocketConsumer):
             slug=frame.channel, watermark=backlog[-1]["id"] if backlog else frame.after or 0
         )
         await self.send_json({"type": "subscribed", "channel": frame.channel, "messages": backlog})
+        if await database_sync_to_async(self._can_deliver)(channel_id):
+            await self.send_json({"type": "shares.pending", "channel": frame.channel})
 
     def _check_read(self, slug: str) -> ChannelAccess:
         return access_channel(_fresh_user(self.user_id), slug, Need.READ)
@@ -193,10 +201,8 @@ class ChannelSocket(AsyncWebsocketConsumer):
         if sub is None:
             return  # unsubscribed or revoked while the event was in flight
         message_id = event.get("message_id")
-        if message_id is not None:
-            if message_id <= sub.watermark:
-                return
-            sub.watermark = message_id
+        if message_id is not None and message_id <= sub.watermark:
+            return  # already in the subscribe backlog
         await self.send(text_data=event["text"])
 
     async def access_changed(self, event: dict[str, Any]) -> None:
@@ -220,6 +226,28 @@ class ChannelSocket(AsyncWebsocketConsumer):
             if user is None or not channel_access(user, channel).can_read:
                 lost.append(channel.pk)
         return lost
+
+    async def epoch_new(self, event: dict[str, Any]) -> None:
+        sub = self.subscriptions.get(event["channel_id"])
+        if sub is not None:
+            await self.send_json(
+                {"type": "epoch.new", "channel": sub.slug, "epoch": event["epoch"]}
+            )
+
+    async def share_available(self, event: dict[str, Any]) -> None:
+        await self.send_json(
+            {"type": "share.available", "channel": event["slug"], "epoch": event["epoch"]}
+        )
+
+    async def members_changed(self, event: dict[str, Any]) -> None:
+        """Someone joined, left or registered a key: if this socket's user holds the current
+        channel key and members wait for it, ask the client to deliver their shares."""
+        sub = self.subscriptions.get(event["channel_id"])
+        if sub is not None and await database_sync_to_async(self._can_deliver)(event["channel_id"]):
+            await self.send_json({"type": "shares.pending", "channel": sub.slug})
+
+    def _can_deliver(self, channel_id: int) -> bool:
+        return key_services.user_can_deliver(user_id=self.user_id, channel_id=channel_id)
 
     def _still_active(self) -> bool:
         return User.objects.filter(pk=self.user_id, is_active=True).exists()

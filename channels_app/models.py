@@ -94,3 +94,118 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel_id}#{self.seq}"
+
+
+class IdentityKey(models.Model):
+    """A user's age X25519 recipient (`age1…`). The identity itself never leaves the device.
+
+    Earlier keys are kept, marked replaced, so clients can show that a member's key
+    changed and when.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="identity_keys"
+    )
+    public_key = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+    replaced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(replaced_at__isnull=True),
+                name="one_current_identity_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.public_key[:16]}…"
+
+
+class KeyBackup(models.Model):
+    """The user's identity, age-encrypted under a recovery key only the user holds."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="key_backup"
+    )
+    data = models.BinaryField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"backup of {self.user_id}"
+
+
+class Epoch(models.Model):
+    """One channel key: an age X25519 identity made by a member's client. The server has
+    its recipient and, per member, a share; never the identity."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="epochs")
+    number = models.PositiveIntegerField()
+    public_key = models.CharField(max_length=100)
+    # The previous epoch's identity file, age-encrypted to this epoch's recipient.
+    back_link = models.BinaryField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Set when someone left: nothing more may be encrypted to this epoch.
+    stale = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "number"], name="epoch_number_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel_id} epoch {self.number}"
+
+
+class KeyShare(models.Model):
+    """An epoch's identity file, age-encrypted to one member's identity key."""
+
+    epoch = models.ForeignKey(Epoch, on_delete=models.CASCADE, related_name="shares")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="key_shares"
+    )
+    # The recipient the share was made for: a share for a replaced key is useless.
+    recipient = models.CharField(max_length=100)
+    ciphertext = models.BinaryField()
+    delivered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["epoch", "user", "recipient"], name="one_share_per_member_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"share of {self.epoch_id} for {self.user_id}"
+
+
+class Attachment(models.Model):
+    """An age file stored as uploaded. The server knows its size and hash, not its name."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="attachments")
+    epoch = models.ForeignKey(Epoch, on_delete=models.PROTECT, related_name="attachments")
+    uploader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="attachments"
+    )
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="attachments"
+    )
+    # A generated name in the ciphertext store, never derived from anything the client said.
+    storage_name = models.CharField(max_length=200, unique=True)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    meta = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"attachment {self.pk} in {self.channel_id}"

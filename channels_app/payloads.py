@@ -73,7 +73,10 @@ def message_payload(message: Message, *, channel_slug: str | None = None) -> Mes
         "body": "" if message.deleted_at else message.body,
         "html": "" if message.deleted_at else message.html,
         "parent": message.parent_id,
-        "attachments": [],
+        "attachments": [
+            {"id": a.pk, "size": a.size, "epoch": a.epoch.number}
+            for a in (message.attachments.all() if not message.deleted_at else [])
+        ],
         "handling_code": message.handling_code,
         "created_at": _iso(message.created_at) or "",
         "edited_at": _iso(message.edited_at),

@@ -6,11 +6,13 @@ coerced from other JSON types, so `"body": 5` is an error, not "5".
 
 from __future__ import annotations
 
-from typing import Literal
+import base64
+import binascii
+from typing import Annotated, Literal
 from uuid import UUID
 
 from ninja import Schema
-from pydantic import ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BeforeValidator, ConfigDict, Field, StrictInt, StrictStr
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 MAX_BODY = 10_000
@@ -52,3 +54,47 @@ class SendFrame(MessageDraft):
 
 class PingFrame(Strict):
     type: Literal["ping"]
+
+
+def _decode_base64(value: object) -> bytes:
+    if not isinstance(value, str):
+        raise ValueError("expected a base64 string")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("not standard base64 with padding") from None
+
+
+Base64 = Annotated[bytes, BeforeValidator(_decode_base64)]
+
+
+def b64(data: bytes | memoryview | None) -> str | None:
+    return None if data is None else base64.b64encode(bytes(data)).decode("ascii")
+
+
+class IdentityKeyIn(Strict):
+    public_key: StrictStr = Field(max_length=100)
+
+
+class BackupIn(Strict):
+    backup: Base64
+
+
+class ShareIn(Strict):
+    username: StrictStr = Field(max_length=150)
+    ciphertext: Base64
+
+
+class EpochIn(Strict):
+    number: StrictInt = Field(ge=1)
+    public_key: StrictStr = Field(max_length=100)
+    back_link: Base64 | None = None
+    shares: list[ShareIn] = Field(max_length=5000)
+
+
+class DeliveryIn(ShareIn):
+    epoch: StrictInt = Field(ge=1)
+
+
+class DeliveriesIn(Strict):
+    shares: list[DeliveryIn] = Field(max_length=5000)

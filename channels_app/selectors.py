@@ -7,10 +7,11 @@ rule "who may read" lives in permissions/access.py alone; they only shape the qu
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
-from channels_app.models import Channel, HistoryVisibility, Message
+from channels_app.models import Attachment, Channel, HistoryVisibility, IdentityKey, Message
 from permissions.access import ChannelAccess, channel_access_many
 from permissions.models import Admission, Ban, ChannelUserObjectPermission, Institution, User
 
@@ -40,10 +41,15 @@ def channel_catalogue(user: User) -> list[CatalogueEntry]:
     ]
 
 
-def _messages_for(access: ChannelAccess) -> QuerySet[Message]:
-    messages = Message.objects.filter(channel=access.channel).select_related(
-        "author", "author__institution", "channel"
+def with_related(messages: QuerySet[Message] | Any) -> QuerySet[Message]:
+    """Everything message_payload reads, loaded in a constant number of queries."""
+    return messages.select_related("author", "author__institution", "channel").prefetch_related(
+        Prefetch("attachments", queryset=Attachment.objects.select_related("epoch").order_by("id"))
     )
+
+
+def _messages_for(access: ChannelAccess) -> QuerySet[Message]:
+    messages = with_related(Message.objects.filter(channel=access.channel))
     if (
         access.channel.history_visibility == HistoryVisibility.SINCE_JOIN
         and not access.is_moderator
@@ -123,3 +129,10 @@ def catalogue_entry(access: ChannelAccess) -> CatalogueEntry:
         )
     ]
     return CatalogueEntry(channel=access.channel, access=access, institutions=institutions)
+
+
+def current_keys(channel: Channel) -> dict[str, str]:
+    """username → current identity key, for the members who have registered one."""
+    members = {m.user.pk: m.user.username for m in channel_members(channel)}
+    keys = IdentityKey.objects.filter(user_id__in=members, replaced_at__isnull=True)
+    return {members[k.user_id]: k.public_key for k in keys}

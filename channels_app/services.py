@@ -12,10 +12,12 @@ from uuid import UUID
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from channels_app.attachment_services import attachments_for_message
 from channels_app.events import message_event_on_commit
 from channels_app.markdown import render_markdown
-from channels_app.models import Channel, HandlingCode, Message
+from channels_app.models import Attachment, Channel, HandlingCode, Message
 from channels_app.schemas import MAX_BODY
+from channels_app.selectors import with_related
 from exchange.errors import BadRequest, Conflict, Forbidden, NotFound
 from permissions.access import ChannelAccess, Need, access_channel, channel_access, require
 from permissions.models import User
@@ -60,9 +62,7 @@ def _thread_root(channel: Channel, parent_id: int | None) -> int | None:
 
 
 def _load(message_id: int) -> Message:
-    return Message.objects.select_related("author", "author__institution", "channel").get(
-        pk=message_id
-    )
+    return with_related(Message.objects).get(pk=message_id)
 
 
 def message_send(
@@ -85,11 +85,8 @@ def message_send(
     existing = _existing(actor, client_id, channel)
     if existing is not None:
         return existing, False
-    body = _clean_body(body, allow_empty=False)
+    body = _clean_body(body, allow_empty=bool(attachments))
     code = _clean_handling_code(channel, handling_code)
-    if attachments:
-        # Attachments arrive with end-to-end encryption (issue 3); none exist yet.
-        raise BadRequest("Unknown attachment.", field="attachments")
     if channel.archived:
         raise Conflict("This channel is archived and accepts no new messages.")
     root = _thread_root(channel, parent)
@@ -108,7 +105,14 @@ def message_send(
                 html=render_markdown(body),
                 handling_code=code,
             )
-            message.channel = channel
+            if attachments:
+                carried = attachments_for_message(
+                    actor=actor, channel_id=channel.pk, ids=attachments
+                )
+                Attachment.objects.filter(pk__in=[a.pk for a in carried]).update(message=message)
+                message = _load(message.pk)
+            else:
+                message.channel = channel
             message_event_on_commit("message.new", message)
     except IntegrityError:
         # The same client_id raced in from another connection; its message won.
@@ -120,11 +124,7 @@ def message_send(
 
 
 def _existing(actor: User, client_id: UUID, channel: Channel) -> Message | None:
-    existing = (
-        Message.objects.select_related("author", "author__institution", "channel")
-        .filter(author=actor, client_id=client_id)
-        .first()
-    )
+    existing = with_related(Message.objects).filter(author=actor, client_id=client_id).first()
     if existing is not None and existing.channel_id != channel.pk:
         raise Conflict("This client_id was already used for a message in another channel.")
     return existing

@@ -15,6 +15,8 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer, SessionAuth
 
 from channels_app.api import router as channels_router
+from channels_app.attachments_api import router as attachments_router
+from channels_app.keys_api import router as keys_router
 from exchange.errors import RateLimited, ServiceError
 from permissions.api import router as people_router
 from permissions.services import token_authenticate
@@ -47,6 +49,8 @@ api = NinjaAPI(
 )
 api.add_router("", people_router)
 api.add_router("", channels_router)
+api.add_router("", keys_router)
+api.add_router("", attachments_router)
 
 
 def error_response(

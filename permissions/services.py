@@ -12,6 +12,7 @@ import secrets
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
@@ -21,8 +22,16 @@ from django_countries import countries
 from guardian.shortcuts import assign_perm, remove_perm
 
 from exchange.errors import BadRequest, Forbidden, NotFound
-from exchange.realtime import send_on_commit, user_group
-from permissions.access import MODERATE, POST, VIEW, Need, channel_access, require
+from exchange.realtime import channel_group, send_on_commit, user_group
+from permissions.access import (
+    MODERATE,
+    POST,
+    VIEW,
+    Need,
+    channel_access,
+    channel_access_many,
+    require,
+)
 from permissions.models import (
     Admission,
     AdmissionRole,
@@ -42,6 +51,20 @@ TOKEN_PREFIX = "exch_"  # noqa: S105  (a marker that makes leaked tokens easy to
 def _check_moderator(actor: User | None, channel: Channel) -> None:
     if actor is not None:
         require(channel_access(actor, channel), Need.MODERATE)
+
+
+def _mark_epoch_stale(channel: Channel) -> None:
+    """Someone left: nothing more may be encrypted to the current channel key (SPEC §5).
+
+    The epoch model belongs to channels_app; it is reached by name so that this app
+    never imports that one.
+    """
+    epoch_model = apps.get_model("channels_app", "Epoch")
+    current = epoch_model.objects.filter(channel=channel).order_by("-number").first()
+    if current is not None and not current.stale:
+        current.stale = True
+        current.save(update_fields=["stale"])
+    send_on_commit(channel_group(channel.pk), {"type": "members.changed", "channel_id": channel.pk})
 
 
 def _announce_access_change(channel: Channel, users: list[int]) -> None:
@@ -122,6 +145,11 @@ def user_set_active(*, actor: User | None, user: User, active: bool) -> User:
     ):
         raise Forbidden("Only a focal point of the user's institution may do this.")
     with transaction.atomic():
+        if not active and user.is_active:
+            channels = list(apps.get_model("channels_app", "Channel").objects.all())
+            for access in channel_access_many(user, channels).values():
+                if access.can_read:
+                    _mark_epoch_stale(access.channel)
         user.is_active = active
         user.save(update_fields=["is_active"])
         if not active:
@@ -156,6 +184,10 @@ def admission_set(
         else:
             remove_perm(POST, institution.group, channel)
         _announce_access_change(channel, list(institution.users.values_list("pk", flat=True)))
+        if created:
+            send_on_commit(
+                channel_group(channel.pk), {"type": "members.changed", "channel_id": channel.pk}
+            )
     return admission
 
 
@@ -168,6 +200,7 @@ def admission_remove(*, actor: User | None, channel: Channel, institution: Insti
             raise NotFound("That institution is not admitted to this channel.")
         remove_perm(VIEW, institution.group, channel)
         remove_perm(POST, institution.group, channel)
+        _mark_epoch_stale(channel)
         _announce_access_change(channel, list(institution.users.values_list("pk", flat=True)))
 
 
@@ -177,6 +210,7 @@ def ban_create(*, actor: User | None, channel: Channel, user: User) -> Ban:
         ban, _ = Ban.objects.get_or_create(
             channel=channel, user=user, defaults={"banned_by": actor}
         )
+        _mark_epoch_stale(channel)
         _announce_access_change(channel, [user.pk])
     return ban
 

@@ -1,0 +1,94 @@
+"""API routes for encrypted attachments: multipart upload, byte-for-byte download."""
+
+from __future__ import annotations
+
+from django.http import FileResponse, HttpRequest
+from ninja import File, Form, Router, Schema, Status
+from ninja.files import UploadedFile
+
+from channels_app import attachment_services
+from channels_app.schemas import b64
+from permissions.api import request_user
+
+router = Router(tags=["attachments"])
+
+
+class UploadedOut(Schema):
+    id: int
+    size: int
+    sha256: str
+    epoch: int
+
+
+class AttachmentMetaOut(Schema):
+    id: int
+    channel: str
+    epoch: int
+    size: int
+    sha256: str
+    meta: str
+
+
+@router.post(
+    "/channels/{slug}/attachments",
+    response={201: UploadedOut},
+    summary="Upload an age-encrypted file and its age-encrypted meta",
+)
+def attachment_upload(
+    request: HttpRequest,
+    slug: str,
+    epoch: Form[int],
+    meta: File[UploadedFile],
+    file: File[UploadedFile],
+) -> Status[UploadedOut]:
+    attachment = attachment_services.attachment_upload(
+        actor=request_user(request), channel_slug=slug, epoch=epoch, meta=meta, file=file
+    )
+    return Status(
+        201,
+        UploadedOut(
+            id=attachment.pk,
+            size=attachment.size,
+            sha256=attachment.sha256,
+            epoch=attachment.epoch.number,
+        ),
+    )
+
+
+@router.get(
+    "/attachments/{attachment_id}",
+    response={200: None},
+    summary="The stored age file, byte for byte",
+)
+def attachment_download(request: HttpRequest, attachment_id: int) -> FileResponse:
+    attachment = attachment_services.attachment_for_reader(
+        actor=request_user(request), attachment_id=attachment_id
+    )
+    response = FileResponse(
+        attachment_services.attachment_open(attachment),
+        as_attachment=True,
+        filename=f"attachment-{attachment.pk}.age",
+        content_type="application/octet-stream",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Length"] = str(attachment.size)
+    return response
+
+
+@router.get(
+    "/attachments/{attachment_id}/meta",
+    response=AttachmentMetaOut,
+    summary="An attachment's encrypted meta and what the server knows of it",
+)
+def attachment_meta(request: HttpRequest, attachment_id: int) -> AttachmentMetaOut:
+    attachment = attachment_services.attachment_for_reader(
+        actor=request_user(request), attachment_id=attachment_id
+    )
+    return AttachmentMetaOut(
+        id=attachment.pk,
+        channel=attachment.channel.slug,
+        epoch=attachment.epoch.number,
+        size=attachment.size,
+        sha256=attachment.sha256,
+        meta=b64(attachment.meta) or "",
+    )
