@@ -1,12 +1,19 @@
-"""daphne, with request bodies spooled to disk instead of memory.
+"""daphne, with request bodies kept out of memory.
 
-daphne hands a request body to the application by putting every chunk into the
-application's input queue at once (django/daphne#483, open since 2023): a 1 GiB
-upload would sit in the server's memory. An encrypted attachment may be that large,
-so this server class changes one thing: the input queue of an HTTP request keeps body
-chunks in a SpooledTemporaryFile (memory up to SPOOL_MEMORY, then disk) and gives them
-back one read at a time. Everything else is daphne as it is, started with the same
-arguments: `python -m exchange.server -b 127.0.0.1 -p 8000 exchange.asgi:application`.
+An encrypted attachment may be a gigabyte; daphne, as it is, would hold it in memory
+twice over:
+
+- Twisted parses every `multipart/form-data` POST body into `request.args` before
+  daphne sees the request (email.parser over the whole body: a 64 MiB upload peaked at
+  0.9 GiB). daphne never reads `args`; Twisted's own `parsePOSTFormSubmission=False`
+  switches that parsing off.
+- daphne then puts every chunk of the body into the application's input queue at once
+  (django/daphne#483, open since 2023). Here that queue keeps body chunks in a
+  SpooledTemporaryFile (memory up to SPOOL_MEMORY, then disk) and gives them back one
+  read at a time.
+
+Everything else is daphne as it is, started with the same arguments:
+`python -m exchange.server -b 127.0.0.1 -p 8000 exchange.asgi:application`.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import tempfile
 from typing import Any
 
 from daphne.cli import CommandLineInterface
+from daphne.http_protocol import HTTPFactory, WebRequest
 from daphne.server import Server
 
 SPOOL_MEMORY = 1024 * 1024
@@ -73,7 +81,30 @@ class BodySpoolingQueue(asyncio.Queue[Any]):
         return {"type": "http.request", "body": body, "more_body": more}
 
 
+class UnparsedBodyRequest(WebRequest):
+    """daphne's request, without Twisted's in-memory parsing of form bodies."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, parsePOSTFormSubmission=False, **kwargs)
+
+
+class UnparsedBodyHTTPFactory(HTTPFactory):
+    def buildProtocol(self, addr: Any) -> Any:
+        protocol = super().buildProtocol(addr)
+        protocol.requestFactory = UnparsedBodyRequest
+        return protocol
+
+
 class ExchangeServer(Server):
+    @property
+    def http_factory(self) -> HTTPFactory:
+        return self._http_factory
+
+    @http_factory.setter
+    def http_factory(self, factory: HTTPFactory) -> None:
+        # Server.run() makes daphne's factory; ours is built the same way, for the server.
+        self._http_factory = UnparsedBodyHTTPFactory(factory.server)
+
     def create_application(self, protocol: Any, scope: dict[str, Any]) -> Any:
         queue = super().create_application(protocol, scope)
         if queue is not None and scope.get("type") == "http":

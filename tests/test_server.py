@@ -60,3 +60,66 @@ def test_the_server_class_is_what_the_command_line_starts() -> None:
     from exchange.server import ExchangeCommandLine
 
     assert ExchangeCommandLine.server_class is ExchangeServer
+
+
+def _peak_rss_kib(pid: int) -> int:
+    for line in open(f"/proc/{pid}/status").read().splitlines():  # noqa: SIM115
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+def test_a_large_multipart_upload_leaves_the_server_memory_flat() -> None:
+    """The attack, or the honest 1 GiB attachment: memory must not grow with the body."""
+    import http.client
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from tests.live import free_port
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "exchange.server", "-b", "127.0.0.1", "-p", str(port), "-v", "0",
+         "tests.asgi_echo:application"],
+        cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+                connection.connect()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.1)
+        at_rest = _peak_rss_kib(server.pid)
+        size, block = 96 * 1024 * 1024, os.urandom(1024 * 1024)
+        head = b'--b\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\n'
+        tail = b"\r\n--b--\r\n"
+        digest = hashlib.sha256(head)
+        for _ in range(size // len(block)):
+            digest.update(block)
+        digest.update(tail)
+
+        def body():  # type: ignore[no-untyped-def]
+            yield head
+            for _ in range(size // len(block)):
+                yield block
+            yield tail
+
+        connection.request(
+            "POST", "/", body=body(),
+            headers={"Content-Type": "multipart/form-data; boundary=b",
+                     "Content-Length": str(len(head) + size + len(tail))},
+        )  # fmt: skip
+        answer = connection.getresponse().read().decode()
+        assert answer == f"{len(head) + size + len(tail)} {digest.hexdigest()}"
+        grown_mib = (_peak_rss_kib(server.pid) - at_rest) / 1024
+        assert grown_mib < 48, f"the server grew by {grown_mib:.0f} MiB for a 96 MiB body"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
