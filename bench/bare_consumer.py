@@ -68,7 +68,7 @@ from django.urls import re_path  # noqa: E402
 SUBSCRIBED = '{"type": "subscribed"}'
 
 
-class BareBroadcastConsumer(AsyncWebsocketConsumer):
+class BareBroadcastConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # untyped base
     """Join the room's group on connect; relay every received text to the whole group.
 
     It sends one ``subscribed`` frame once the group membership is in place, so the

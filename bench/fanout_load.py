@@ -113,6 +113,10 @@ class RoundResult:
     deliveries_per_s: float = 0.0
     expected_deliveries: int = 0
     lost: int = 0
+    lost_messages: int = 0
+    lost_by_all: int = 0
+    overtaken: int = 0
+    lost_overtaken: int = 0
     subs_with_loss: int = 0
     max_missing_per_sub: int = 0
     unexpected: int = 0
@@ -130,6 +134,11 @@ class RoundResult:
     drain_s: float = 0.0
     server_cpu_pct: float | None = None
     client_cpu_pct: float | None = None
+    other_cpu_pct: float | None = None
+    # Server CPU per acked message / per delivery while sending: unlike rates and latencies
+    # these barely move when other processes compete for the cores.
+    server_cpu_ms_per_msg: float | None = None
+    server_cpu_us_per_delivery: float | None = None
     errors: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -145,6 +154,8 @@ class RoundState:
         self.next_no = 0
         self.send_ns: dict[int, int] = {}
         self.ack_ns: dict[int, int] = {}
+        self.server_ids: dict[int, int] = {}  # full path: message no -> server message id
+        self.first_delivery: dict[int, int] = {}  # message no -> first arrival anywhere
         self.refused: set[int] = set()
         self.window_end_ns = 2**62
         self.errors: Counter[str] = Counter()
@@ -264,6 +275,7 @@ class Peer:
                     self.duplicates += 1
                     return
                 self.received.add(no)
+                self.state.first_delivery.setdefault(no, now)
                 self.latencies.append(now - int(match.group(3)))
                 if now <= self.state.window_end_ns:
                     self.in_window += 1
@@ -277,7 +289,10 @@ class Peer:
                 no = self.cid_to_no.get(obj.get("client_id", ""))
                 if no is not None:
                     self._acked(no, now)
-                    self._note_id(obj.get("message") or {})
+                    message = obj.get("message") or {}
+                    if isinstance(message.get("id"), int):
+                        self.state.server_ids[no] = message["id"]
+                    self._note_id(message)
                 return
             if '"message.new"' in text:
                 return  # the sender's own subscription; deliveries are counted at subscribers
@@ -410,6 +425,17 @@ def _cpu_seconds(pids: tuple[int, ...]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def _busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy (all processes), from /proc/stat."""
+    try:
+        with open("/proc/stat") as fh:
+            fields = [int(x) for x in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0.0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def _client_cpu_seconds() -> float:
     times = os.times()
     return times.user + times.system
@@ -472,6 +498,7 @@ async def _send_and_drain(
     end = start + spec.duration
     state.window_end_ns = int(end * 1e9)  # loop.time() is CLOCK_MONOTONIC, as monotonic_ns
     cpu_server, cpu_client = _cpu_seconds(state.target.pids), _client_cpu_seconds()
+    cpu_busy = _busy_seconds()
     if spec.mode == "light":
         interval = len(senders) / spec.rate
         jobs = [
@@ -481,10 +508,21 @@ async def _send_and_drain(
     else:
         await asyncio.sleep(max(0.0, start - loop.time()))
         jobs = [s.run_saturate(end) for s in senders for _ in range(spec.window)]
-    await asyncio.wait_for(asyncio.gather(*jobs), timeout=spec.duration + spec.ack_timeout + 5)
+    tasks = [asyncio.create_task(job) for job in jobs]
+    try:
+        _, late = await asyncio.wait(tasks, timeout=spec.duration + spec.ack_timeout + 5)
+        if late:
+            result.notes.append(f"{len(late)} sender loop(s) did not stop in time; cancelled")
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
     wall = max(loop.time() - start, 1e-9)
     result.server_cpu_pct = 100 * (_cpu_seconds(state.target.pids) - cpu_server) / wall
     result.client_cpu_pct = 100 * (_client_cpu_seconds() - cpu_client) / wall
+    busy_pct = 100 * (_busy_seconds() - cpu_busy) / wall
+    # What other processes (other tests, Redis, PostgreSQL) took meanwhile: noise or not.
+    result.other_cpu_pct = max(0.0, busy_pct - result.server_cpu_pct - result.client_cpu_pct)
     result.send_window_s = spec.duration
 
     drained_at = loop.time()
@@ -508,9 +546,12 @@ def _tally(state: RoundState, subs: list[Peer], result: RoundResult) -> None:
     result.msgs_per_s = in_window / result.send_window_s
     result.expected_deliveries = len(acked) * len(subs)
     latencies: list[int] = []
+    missed_by: Counter[int] = Counter()
     for peer in subs:
         got = peer.received & acked
         missing = len(acked) - len(got)
+        if missing:
+            missed_by.update(acked - got)
         result.deliveries += len(got)
         result.lost += missing
         if missing:
@@ -522,6 +563,14 @@ def _tally(state: RoundState, subs: list[Peer], result: RoundResult) -> None:
         result.closed_early += peer.closed_early
         latencies.extend(peer.latencies)
     result.deliveries_per_s = sum(p.in_window for p in subs) / result.send_window_s
+    if result.server_cpu_pct is not None:
+        cpu_s = result.server_cpu_pct / 100 * result.send_window_s
+        if in_window:
+            result.server_cpu_ms_per_msg = 1000 * cpu_s / in_window
+        if result.deliveries_per_s:
+            result.server_cpu_us_per_delivery = (
+                1e6 * cpu_s / (result.deliveries_per_s * result.send_window_s)
+            )
     latencies.sort()
     result.deliv_p50_ms = _percentile(latencies, 0.50)
     result.deliv_p99_ms = _percentile(latencies, 0.99)
@@ -530,3 +579,53 @@ def _tally(state: RoundState, subs: list[Peer], result: RoundResult) -> None:
     result.ack_p50_ms = _percentile(acks, 0.50)
     result.ack_p99_ms = _percentile(acks, 0.99)
     result.errors = dict(state.errors)
+    result.lost_messages = len(missed_by)
+    result.lost_by_all = sum(1 for n in missed_by.values() if n == len(subs))
+    overtaken = _overtaken(state)
+    result.overtaken = len(overtaken)
+    result.lost_overtaken = len(overtaken & set(missed_by))
+    result.notes.extend(_lost_evidence(state, missed_by, len(subs)))
+
+
+def _lost_evidence(state: RoundState, missed_by: Counter[int], subs: int) -> list[str]:
+    """For a few lost full-path messages: was the next id delivered before this one's ack?
+
+    The ack leaves the server only after the broadcast was handed to the channel layer. If
+    the message with the next higher id reached a subscriber before that ack reached the
+    sender, the two broadcasts very likely crossed, and a server that drops broadcasts
+    older than the newest it delivered would drop this one.
+    """
+    by_id = sorted((sid, no) for no, sid in state.server_ids.items())
+    position = {no: i for i, (_, no) in enumerate(by_id)}
+    notes: list[str] = []
+    for no in sorted(missed_by, key=lambda n: state.server_ids.get(n, 0))[:3]:
+        sid, i = state.server_ids.get(no), position.get(no)
+        if sid is None or i is None or no not in state.ack_ns:
+            continue
+        later = [n for _, n in by_id[i + 1 :] if n in state.first_delivery][:1]
+        text = f"lost message id {sid} (missed by {missed_by[no]}/{subs} subscribers)"
+        if later:
+            delta = (state.first_delivery[later[0]] - state.ack_ns[no]) / 1e6
+            text += (
+                f"; next delivered id {state.server_ids[later[0]]} first arrived "
+                f"{abs(delta):.1f} ms {'before' if delta < 0 else 'after'} this one's ack"
+            )
+        notes.append(text)
+    return notes
+
+
+def _overtaken(state: RoundState) -> set[int]:
+    """Messages acked after a message with a higher server id had been acked.
+
+    Evidence for ordering problems: the ack is sent after the broadcast was handed to the
+    layer, so an overtaken message was most likely broadcast after a newer one too. If the
+    lost messages are exactly the overtaken ones, the server drops out-of-order broadcasts.
+    """
+    highest = -1
+    out: set[int] = set()
+    for no in sorted(state.server_ids, key=lambda n: state.ack_ns[n]):
+        server_id = state.server_ids[no]
+        if server_id < highest:
+            out.add(no)
+        highest = max(highest, server_id)
+    return out

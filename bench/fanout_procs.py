@@ -12,6 +12,7 @@ a few users with bearer tokens - made with the app's own management commands.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -100,6 +101,11 @@ class ServerProcess:
                 time.sleep(0.1)
         raise RuntimeError(f"{self.name} not listening after {timeout}s:\n{self.log_tail()}")
 
+    def send_signal(self, sig: signal.Signals) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, sig)
+
     def stop(self) -> None:
         """SIGTERM the process group, then SIGKILL it if it has not gone within 5 s."""
         if self.popen is None or self.popen.poll() is not None:
@@ -130,8 +136,16 @@ class ProcessSet:
         return proc
 
     def stop_all(self) -> None:
-        for proc in reversed(self.servers):
-            proc.stop()
+        """SIGTERM every group first, then wait: shutdowns overlap instead of queueing."""
+        for proc in self.servers:
+            proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        for proc in self.servers:
+            if proc.popen is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
+        for proc in self.servers:
+            proc.stop()  # SIGKILL whatever is left
 
 
 @contextmanager
@@ -149,8 +163,9 @@ def terminate_as_exit() -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def daphne_argv(port: int, app: str) -> list[str]:
-    return [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app]
+def daphne_argv(port: int, app: str, module: str = "daphne") -> list[str]:
+    """daphne's command line; ``module`` may be a daphne wrapper such as exchange.server."""
+    return [PYTHON, "-m", module, "-b", "127.0.0.1", "-p", str(port), app]
 
 
 def plain_argv(port: int, redis_url: str | None, prefix: str) -> list[str]:

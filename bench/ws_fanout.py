@@ -31,11 +31,15 @@ import asyncio
 import json
 import os
 import platform
+import re
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
 import time
+from collections import Counter
+from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -87,6 +91,8 @@ class Plan:
     pg_admin_url: str
     pg_database: str
     warmup: bool
+    server_env: tuple[tuple[str, str], ...] = ()
+    full_server: str = "daphne"
 
     @property
     def processes(self) -> int:
@@ -109,7 +115,11 @@ class Plan:
         )
 
 
-def _csv(kind: type, allowed: tuple[Any, ...] | None = None) -> Any:
+def _csv(
+    kind: Callable[[str], Any], allowed: tuple[Any, ...] | None = None
+) -> Callable[[str], tuple[Any, ...]]:
+    """An argparse type for comma lists such as ``10,50,200`` or ``full,bare``."""
+
     def parse(text: str) -> tuple[Any, ...]:
         items = tuple(kind(x.strip()) for x in text.split(",") if x.strip())
         if not items or (allowed and any(x not in allowed for x in items)):
@@ -119,6 +129,13 @@ def _csv(kind: type, allowed: tuple[Any, ...] | None = None) -> Any:
     return parse
 
 
+def _key_value(parser: argparse.ArgumentParser, item: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        parser.error(f"--server-env wants KEY=VALUE, got {item!r}")
+    return key, value
+
+
 def parse_args(argv: list[str] | None) -> tuple[Plan, argparse.Namespace]:
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -126,8 +143,10 @@ def parse_args(argv: list[str] | None) -> tuple[Plan, argparse.Namespace]:
     p.add_argument("--topology", choices=("one", "two"), default="one")
     p.add_argument("--targets", type=_csv(str, KINDS), default=KINDS, help="full,bare,plain")
     p.add_argument("--modes", type=_csv(str, MODES), default=MODES, help="light,saturate")
-    p.add_argument("--subscribers", type=_csv(int), default=(10, 50, 200))
-    p.add_argument("--quick", action="store_true", help="smoke run: 10,50 subs, 2 s phases")
+    p.add_argument("--subscribers", type=_csv(int), default=None, help="default 10,50,200")
+    p.add_argument(
+        "--quick", action="store_true", help="smoke run: 10,50 subs, 1.5 s phases, no warm-up"
+    )
     p.add_argument("--light-rate", type=float, default=20.0, help="msg/s, all senders")
     p.add_argument("--light-senders", type=int, default=2)
     p.add_argument("--light-duration", type=float, default=10.0, help="seconds of sending")
@@ -144,14 +163,27 @@ def parse_args(argv: list[str] | None) -> tuple[Plan, argparse.Namespace]:
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     p.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     p.add_argument("--pg-database", default="exchange_bench")
+    p.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for the servers (repeatable), e.g. EXCHANGE_DB_CONN_MAX_AGE=60",
+    )
+    p.add_argument(
+        "--full-server",
+        default="daphne",
+        help="module run with -m for the full path (daphne, or a wrapper: exchange.server)",
+    )
     p.add_argument("--no-warmup", action="store_true")
     p.add_argument("--keep-logs", action="store_true", help="keep the temp dir with the logs")
     p.add_argument("--json", action="store_true", help="JSON on stdout, the table on stderr")
     a = p.parse_args(argv)
-    if a.quick:
-        a.subscribers = (10, 50) if "--subscribers" not in (argv or sys.argv) else a.subscribers
-        a.light_duration = a.sat_duration = 2.0
-        a.drain_timeout = min(a.drain_timeout, 4.0)
+    if a.subscribers is None:
+        a.subscribers = (10, 50) if a.quick else (10, 50, 200)
+    if a.quick:  # 12 rounds in under a minute, even on a busy machine
+        a.light_duration = a.sat_duration = 1.5
+        a.drain_timeout = min(a.drain_timeout, 3.0)
     if a.body_size < 40 or a.light_rate <= 0 or min(a.subscribers) < 1:
         p.error("--body-size must be >= 40, --light-rate > 0, subscribers >= 1")
     for url in (a.redis_url, a.pg_admin_url):
@@ -177,7 +209,9 @@ def parse_args(argv: list[str] | None) -> tuple[Plan, argparse.Namespace]:
         redis_url=a.redis_url,
         pg_admin_url=a.pg_admin_url,
         pg_database=a.pg_database,
-        warmup=not a.no_warmup,
+        warmup=not (a.no_warmup or a.quick),  # a smoke run has no time for it
+        server_env=tuple(_key_value(p, item) for item in a.server_env),
+        full_server=a.full_server,
     )
     return plan, a
 
@@ -200,6 +234,7 @@ def base_env(plan: Plan, workdir: Path) -> dict[str, str]:
         env["DATABASE_URL"] = f"{admin}/{plan.pg_database}"
     else:
         env["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
+    env.update(plan.server_env)
     return env
 
 
@@ -247,7 +282,7 @@ def start_targets(plan: Plan, procs: ProcessSet, workdir: Path) -> tuple[list[Ta
             port = free_port()
             name = f"{kind}-{i}"
             if kind == "full":
-                argv = daphne_argv(port, "exchange.asgi:application")
+                argv = daphne_argv(port, "exchange.asgi:application", plan.full_server)
                 servers.append(procs.start(name, argv, full_env, port))
             elif kind == "bare":
                 argv = daphne_argv(port, "bench.bare_consumer:application")
@@ -300,25 +335,32 @@ def _round_bound(spec: RoundSpec) -> float:
     )
 
 
-async def run_all(plan: Plan, targets: list[Target], procs: ProcessSet) -> list[RoundResult]:
-    """Warm each target up, then interleave targets inside each (subscribers, mode) cell."""
+async def run_all(
+    plan: Plan, targets: list[Target], procs: ProcessSet, results: list[RoundResult]
+) -> None:
+    """Warm each target up, then interleave targets inside each (subscribers, mode) cell.
+
+    Results are appended to ``results`` as they come, so an interrupted run still reports.
+    """
     if plan.warmup:
-        warm = RoundSpec(2, 1, "light", 1.0, 20.0, 1, 3.0, 5.0, plan.connect_timeout)
+        warm = RoundSpec(2, 1, "light", 0.5, 20.0, 1, 3.0, 5.0, plan.connect_timeout)
         for target in targets:
             done = await asyncio.wait_for(run_round(target, warm), _round_bound(warm))
             log(f"warm-up {target.kind}: acked {done.acked}/{done.sent} {'; '.join(done.notes)}")
-    results: list[RoundResult] = []
     for subscribers in plan.subscribers:
         for mode in plan.modes:
             for target in targets:
                 _check_alive(procs)
                 spec = plan.spec(subscribers, mode)
-                result = await asyncio.wait_for(run_round(target, spec), _round_bound(spec))
+                try:
+                    result = await asyncio.wait_for(run_round(target, spec), _round_bound(spec))
+                except TimeoutError:
+                    result = RoundResult(target.kind, subscribers, spec.senders, mode)
+                    result.notes.append(f"round exceeded its bound of {_round_bound(spec):.0f}s")
                 results.append(result)
                 log(_one_line(result))
-                await asyncio.sleep(0.5)  # let the servers finish closing the sockets
+                await asyncio.sleep(0.3)  # let the servers finish closing the sockets
     _check_alive(procs)
-    return results
 
 
 # -- report --------------------------------------------------------------------------------
@@ -353,8 +395,10 @@ COLUMNS = (
     ("subs-", 5, lambda r: str(r.subs_with_loss)),
     ("dup", 4, lambda r: str(r.duplicates)),
     ("err", 4, lambda r: str(sum(r.errors.values()) + r.connect_failures)),
+    ("ms/msg", 7, lambda r: _f(r.server_cpu_ms_per_msg, 2)),
     ("srv%", 5, lambda r: _f(r.server_cpu_pct, 0)),
     ("cli%", 5, lambda r: _f(r.client_cpu_pct, 0)),
+    ("oth%", 5, lambda r: _f(r.other_cpu_pct, 0)),
 )
 
 
@@ -391,12 +435,22 @@ def render(
     """The readable table, the ratios and a short summary."""
     stack = "RedisPubSub layer + PostgreSQL" if plan.topology == "two" else "in-memory + SQLite"
     title = f"ws_fanout  topology={plan.topology}: {plan.processes} process(es) per target, {stack}"
+    if plan.full_server != "daphne":
+        title += f"; full path served by python -m {plan.full_server}"
+    if plan.server_env:
+        title += "; server env " + " ".join(f"{k}={v}" for k, v in plan.server_env)
     print(title, file=out)
     print(
         f"light: {plan.light_rate:g} msg/s from {plan.light_senders} senders for "
         f"{plan.light_duration:g}s; saturate: {plan.sat_senders} senders x window "
         f"{plan.sat_window} for {plan.sat_duration:g}s; body {plan.body_size} B; "
         f"drain timeout {plan.drain_timeout:g}s; latencies in ms",
+        file=out,
+    )
+    print(
+        "lost = acked messages x subscribers that never arrived; subs- = subscribers with "
+        "a loss; ms/msg = server CPU per acked message; srv%/cli%/oth% = CPU of the "
+        "target's servers / this client / everything else (100 = one core)",
         file=out,
     )
     header = " ".join(f"{name:>{width}}" for name, width, _ in COLUMNS)
@@ -462,6 +516,21 @@ def summary_lines(results: list[RoundResult], extra: dict[str, Any]) -> list[str
             f"in {sum(1 for r in mine if r.lost)} round(s); unacked {sum(r.unacked for r in mine)}"
             f"; refused {sum(r.refused for r in mine)}; errors {errors or 'none'}"
         )
+    for kind in KINDS:
+        connects = [r for r in results if r.kind == kind and r.connect_p50_ms is not None]
+        if connects:
+            widest = max(connects, key=lambda r: r.subscribers)
+            lines.append(
+                f"{kind}: connect+subscribe of {widest.subscribers} sockets "
+                f"({widest.mode}) p50 {_f(widest.connect_p50_ms)} ms, "
+                f"p99 {_f(widest.connect_p99_ms)} ms"
+            )
+    noisy = [r for r in results if (r.other_cpu_pct or 0) > 25]
+    if noisy:
+        lines.append(
+            f"other processes took > 25% CPU in {len(noisy)} round(s) (column oth%): "
+            "those figures are disturbed; rerun on a quiet machine"
+        )
     bound = [r for r in results if (r.client_cpu_pct or 0) > 90]
     if bound:
         lines.append(
@@ -469,26 +538,61 @@ def summary_lines(results: list[RoundResult], extra: dict[str, Any]) -> list[str
             "be the limit (2 cores shared by client and servers)"
         )
     for r in results:
+        if r.lost:
+            lines.append(
+                f"{r.kind} {r.subscribers} {r.mode}: {r.lost_messages} acked message(s) missed "
+                f"by some subscriber, {r.lost_by_all} by all of them"
+                + (
+                    f"; {r.lost_overtaken} of them were overtaken (acked after a higher id; "
+                    f"{r.overtaken} overtaken in all)"
+                    if r.kind == "full"
+                    else ""
+                )
+            )
         for note in r.notes:
             lines.append(f"{r.kind} {r.subscribers} {r.mode}: {note}")
     if extra.get("setup_seconds"):
         lines.append(f"full-path setup (migrate + data) took {extra['setup_seconds']:.1f}s")
     for name, problems in extra.get("server_log_problems", {}).items():
-        lines.append(f"{name} log: {problems['count']} problem line(s), first: {problems['first']}")
+        real = problems["errors"] - problems["teardown_noise"]
+        lines.append(
+            f"{name} log: {problems['errors']} error(s) ({problems['teardown_noise']} teardown "
+            f"'{TEARDOWN_NOISE}'), {problems['tracebacks']} traceback(s)"
+            + (f"; top: {next(iter(problems['messages']))}" if real > 0 else "")
+        )
     return lines
 
 
+# Logged when a group event reaches a consumer whose socket just closed: Channels' own
+# teardown race at the end of a round, not a fault of the system under test.
+TEARDOWN_NOISE = "Attempt to send on a closed protocol"
+# daphne's format has a level column; the app's LOGGING prints the bare message.
+ERROR_LINE = re.compile(r"\b(?:ERROR|CRITICAL)\s+(.*)|^(Exception inside application: .*)")
+
+
 def scan_logs(procs: ProcessSet) -> dict[str, dict[str, Any]]:
-    """Tracebacks and errors the servers logged: evidence for what broke under load."""
+    """Errors the servers logged, by message: evidence for what broke under load."""
     found: dict[str, dict[str, Any]] = {}
     for server in procs.servers:
         try:
             lines = server.log_path.read_text(errors="replace").splitlines()
         except OSError:
             continue
-        bad = [ln for ln in lines if "Traceback" in ln or "ERROR" in ln or "Exception" in ln]
-        if bad:
-            found[server.name] = {"count": len(bad), "first": bad[0][:300]}
+        kinds: Counter[str] = Counter()
+        for line in lines:
+            match = ERROR_LINE.search(line)
+            if match:
+                kinds[(match.group(1) or match.group(2)).strip()[:200]] += 1
+        tracebacks = sum(1 for line in lines if line.startswith("Traceback"))
+        noise = sum(n for text, n in kinds.items() if TEARDOWN_NOISE in text)
+        if kinds or tracebacks:
+            found[server.name] = {
+                "errors": sum(kinds.values()),
+                "tracebacks": tracebacks,
+                "teardown_noise": noise,
+                "messages": dict(kinds.most_common(5)),
+                "log": str(server.log_path),
+            }
     return found
 
 
@@ -504,6 +608,21 @@ def environment() -> dict[str, Any]:
     return {"python": platform.python_version(), "cpus": os.cpu_count(), "packages": versions}
 
 
+async def _cancellable(work: Coroutine[Any, Any, None]) -> None:
+    """Let SIGTERM/SIGHUP cancel the rounds cleanly (sockets closed) instead of tearing the
+    event loop down mid-frame; SIGINT gets the same from ``asyncio.run`` already."""
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        await work
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+
+
 def main(argv: list[str] | None = None) -> int:
     plan, args = parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="ws_fanout-"))
@@ -516,8 +635,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with terminate_as_exit():
             targets, extra["setup_seconds"] = start_targets(plan, procs, workdir)
-            results = asyncio.run(run_all(plan, targets, procs))
-    except KeyboardInterrupt:
+            asyncio.run(_cancellable(run_all(plan, targets, procs, results)))
+    except (KeyboardInterrupt, asyncio.CancelledError):
         log("interrupted")
         code, keep = 130, True
     except (RuntimeError, TimeoutError, OSError) as exc:
@@ -526,7 +645,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         procs.stop_all()
         extra["server_log_problems"] = scan_logs(procs)
-        if extra["server_log_problems"]:
+        problems = extra["server_log_problems"].values()
+        if any(
+            p["errors"] > p["teardown_noise"] or p["tracebacks"] > p["errors"] for p in problems
+        ):
             keep = True
         if keep:
             log(f"server logs kept in {workdir}")
