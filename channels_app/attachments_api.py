@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from django.http import FileResponse, HttpRequest
+from collections.abc import AsyncIterator
+from typing import IO
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest, StreamingHttpResponse
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
@@ -11,6 +15,7 @@ from channels_app.schemas import b64
 from permissions.api import request_user
 
 router = Router(tags=["attachments"])
+DOWNLOAD_CHUNK = 256 * 1024
 
 
 class UploadedOut(Schema):
@@ -60,19 +65,33 @@ def attachment_upload(
     response={200: None},
     summary="The stored age file, byte for byte",
 )
-def attachment_download(request: HttpRequest, attachment_id: int) -> FileResponse:
+def attachment_download(request: HttpRequest, attachment_id: int) -> StreamingHttpResponse:
     attachment = attachment_services.attachment_for_reader(
         actor=request_user(request), attachment_id=attachment_id
     )
-    response = FileResponse(
-        attachment_services.attachment_open(attachment),
-        as_attachment=True,
-        filename=f"attachment-{attachment.pk}.age",
+    response = StreamingHttpResponse(
+        _chunks(attachment_services.attachment_open(attachment)),
         content_type="application/octet-stream",
     )
+    response["Content-Disposition"] = f'attachment; filename="attachment-{attachment.pk}.age"'
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Length"] = str(attachment.size)
     return response
+
+
+async def _chunks(file: IO[bytes]) -> AsyncIterator[bytes]:
+    """The file, a chunk at a time, read in a worker thread.
+
+    An asynchronous iterator on purpose: Django's ASGI handler reads a synchronous one
+    (FileResponse's) into a list before sending anything, which would hold the whole
+    ciphertext in memory.
+    """
+    read = sync_to_async(file.read, thread_sensitive=False)
+    try:
+        while chunk := await read(DOWNLOAD_CHUNK):
+            yield chunk
+    finally:
+        await sync_to_async(file.close, thread_sensitive=False)()
 
 
 @router.get(

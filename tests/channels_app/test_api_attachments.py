@@ -3,6 +3,7 @@ the server keeps reveals neither the content nor the name (SPEC §5)."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import secrets
@@ -11,7 +12,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.db import connection
+from django.test import AsyncClient
 
 from channels_app.e2ee import decrypt_bytes, encrypt_bytes
 from channels_app.models import Attachment
@@ -47,21 +50,29 @@ def stored_files(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
 
 
-def test_an_upload_is_served_back_byte_for_byte(world: World, members: dict[str, Member]) -> None:
-    content = os.urandom(200_000)
-    response = members["member"].upload(world.channel.slug, 1, content)
+@pytest.mark.django_db(transaction=True)
+async def test_an_upload_is_served_back_byte_for_byte(
+    world: World, members: dict[str, Member]
+) -> None:
+    """Through the ASGI handler, as the server serves it: streamed, never read whole."""
+    content = os.urandom(600_000)
+    response = await sync_to_async(members["member"].upload)(world.channel.slug, 1, content)
     assert response.status_code == 201, response.content
     uploaded = response.json()
     assert uploaded["epoch"] == 1 and uploaded["size"] > len(content)
-    download = api_client(world.observer).get(f"/api/v1/attachments/{uploaded['id']}")
+    token = await sync_to_async(factories.token_for)(world.observer)
+    download = await AsyncClient().get(
+        f"/api/v1/attachments/{uploaded['id']}", headers={"Authorization": f"Bearer {token}"}
+    )
     assert download.status_code == 200
     assert download["Content-Type"] == "application/octet-stream"
     assert download["X-Content-Type-Options"] == "nosniff"
     assert download["Content-Disposition"].startswith("attachment")
-    ciphertext = b"".join(download.streaming_content)  # type: ignore[arg-type]
-    assert len(ciphertext) == uploaded["size"]
-    import hashlib
-
+    assert download.is_async  # a sync iterator would be read whole into memory under ASGI
+    chunks = [chunk async for chunk in download.streaming_content]  # type: ignore[union-attr]
+    assert len(chunks) > 1
+    ciphertext = b"".join(chunks)
+    assert len(ciphertext) == uploaded["size"] == int(download["Content-Length"])
     assert hashlib.sha256(ciphertext).hexdigest() == uploaded["sha256"]
     assert decrypt_bytes(ciphertext, [members["observer"].epochs[1]]) == content
 
