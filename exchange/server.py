@@ -12,6 +12,11 @@ twice over:
   SpooledTemporaryFile (memory up to SPOOL_MEMORY, then disk) and gives them back one
   read at a time.
 
+And on the way out: daphne writes each response chunk to the socket's buffer without
+waiting for the client, so a slow reader of a large download lets the buffer grow with
+the file. Here a streamed response registers a Twisted push producer on its request, and
+the application's next `send` waits while Twisted says the socket's buffer is full.
+
 Everything else is daphne as it is, started with the same arguments:
 `python -m exchange.server -b 127.0.0.1 -p 8000 exchange.asgi:application`.
 """
@@ -20,11 +25,14 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import weakref
 from typing import Any
 
 from daphne.cli import CommandLineInterface
 from daphne.http_protocol import HTTPFactory, WebRequest
 from daphne.server import Server
+from twisted.internet.interfaces import IPushProducer
+from zope.interface import implementer
 
 SPOOL_MEMORY = 1024 * 1024
 READ_SIZE = 256 * 1024
@@ -95,7 +103,45 @@ class UnparsedBodyHTTPFactory(HTTPFactory):
         return protocol
 
 
+@implementer(IPushProducer)
+class _Backpressure:
+    """Told by Twisted when the client's socket buffer fills (pause) and drains (resume)."""
+
+    def __init__(self) -> None:
+        self.writable = asyncio.Event()
+        self.writable.set()
+
+    def pauseProducing(self) -> None:
+        self.writable.clear()
+
+    def resumeProducing(self) -> None:
+        self.writable.set()
+
+    def stopProducing(self) -> None:
+        self.writable.set()  # the client went away: let the sender run to its end
+
+
 class ExchangeServer(Server):
+    _backpressure: weakref.WeakKeyDictionary[Any, _Backpressure]
+
+    async def handle_reply(self, protocol: Any, message: dict[str, Any]) -> None:
+        if not isinstance(protocol, WebRequest) or message.get("type") != "http.response.body":
+            return await super().handle_reply(protocol, message)
+        if not hasattr(self, "_backpressure"):
+            self._backpressure = weakref.WeakKeyDictionary()
+        more = bool(message.get("more_body", False))
+        producer = self._backpressure.get(protocol)
+        if more and producer is None and protocol.producer is None:
+            producer = self._backpressure[protocol] = _Backpressure()
+            protocol.registerProducer(producer, True)
+        elif not more and producer is not None:
+            protocol.unregisterProducer()
+            del self._backpressure[protocol]
+            producer = None
+        await super().handle_reply(protocol, message)
+        if producer is not None:
+            await producer.writable.wait()
+
     @property
     def http_factory(self) -> HTTPFactory:
         return self._http_factory

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -78,3 +79,16 @@ def redis_url() -> str:
     url = os.environ.get("EXCHANGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
     service_required("127.0.0.1", 6379, "Redis")
     return url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_database_pools(django_db_setup: None, django_db_blocker) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Give back pooled PostgreSQL connections before the test database is dropped."""
+    yield
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for alias in connections:
+            close_pool = getattr(connections[alias], "close_pool", None)
+            if close_pool is not None:
+                close_pool()

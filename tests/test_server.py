@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import http.client
 import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from exchange.server import BodySpoolingQueue, ExchangeServer
+from tests.live import free_port
 
 
 def spooling_queue() -> asyncio.Queue:  # type: ignore[type-arg]
@@ -69,16 +77,8 @@ def _peak_rss_kib(pid: int) -> int:
     raise AssertionError("no VmHWM")
 
 
-def test_a_large_multipart_upload_leaves_the_server_memory_flat() -> None:
-    """The attack, or the honest 1 GiB attachment: memory must not grow with the body."""
-    import http.client
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
-
-    from tests.live import free_port
-
+@contextmanager
+def echo_server() -> Iterator[tuple[subprocess.Popen[bytes], http.client.HTTPConnection]]:
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "exchange.server", "-b", "127.0.0.1", "-p", str(port), "-v", "0",
@@ -96,6 +96,29 @@ def test_a_large_multipart_upload_leaves_the_server_memory_flat() -> None:
             except OSError:
                 assert time.monotonic() < deadline, "the server did not start"
                 time.sleep(0.1)
+        yield server, connection
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_a_slow_reader_of_a_large_download_does_not_fill_the_server_memory() -> None:
+    with echo_server() as (server, connection):
+        at_rest = _peak_rss_kib(server.pid)
+        connection.request("GET", "/stream/128")
+        response = connection.getresponse()
+        time.sleep(3)  # the client reads nothing: without backpressure all 128 MiB queue up
+        stalled_mib = (_peak_rss_kib(server.pid) - at_rest) / 1024
+        received = 0
+        while block := response.read(1024 * 1024):
+            received += len(block)
+        assert received == 128 * 1024 * 1024
+        assert stalled_mib < 32, f"the server buffered {stalled_mib:.0f} MiB for a stalled reader"
+
+
+def test_a_large_multipart_upload_leaves_the_server_memory_flat() -> None:
+    """The attack, or the honest 1 GiB attachment: memory must not grow with the body."""
+    with echo_server() as (server, connection):
         at_rest = _peak_rss_kib(server.pid)
         size, block = 96 * 1024 * 1024, os.urandom(1024 * 1024)
         head = b'--b\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\n'
@@ -120,6 +143,3 @@ def test_a_large_multipart_upload_leaves_the_server_memory_flat() -> None:
         assert answer == f"{len(head) + size + len(tail)} {digest.hexdigest()}"
         grown_mib = (_peak_rss_kib(server.pid) - at_rest) / 1024
         assert grown_mib < 48, f"the server grew by {grown_mib:.0f} MiB for a 96 MiB body"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
