@@ -26,7 +26,7 @@ from channels_app.models import Channel
 from channels_app.payloads import MessagePayload, message_payload
 from channels_app.schemas import PingFrame, SendFrame, SubscribeFrame, UnsubscribeFrame
 from exchange.errors import BadRequest, NotAuthenticated, ServiceError, TooLarge
-from exchange.realtime import channel_group, user_group
+from exchange.realtime import attach_to_running_loop, channel_group, user_group
 from permissions.access import ChannelAccess, Need, access_channel, channel_access
 from permissions.models import User
 
@@ -51,7 +51,7 @@ class Subscription:
     watermark: int
 
 
-def _fresh_user(user_id: int) -> User:
+def _load_user(user_id: int) -> User:
     user = User.objects.select_related("institution").filter(pk=user_id).first()
     if user is None or not user.is_active:
         raise NotAuthenticated("Your account is no longer active.")
@@ -66,6 +66,9 @@ def _validation_message(exc: ValidationError) -> tuple[str, str | None]:
 
 class ChannelSocket(AsyncWebsocketConsumer):
     user_id: int
+    # Loaded once, for who the author is; whether the user may still act is asked of the
+    # database on every frame by permissions.access.access_channel.
+    user: User
     subscriptions: dict[int, Subscription]
 
     # --- connection ------------------------------------------------------------------
@@ -76,7 +79,13 @@ class ChannelSocket(AsyncWebsocketConsumer):
             await self.close()  # before accept: the handshake is refused (HTTP 403)
             return
         self.user_id = user.pk
+        try:
+            self.user = await database_sync_to_async(_load_user)(user.pk)
+        except NotAuthenticated:
+            await self.close()
+            return
         self.subscriptions = {}
+        attach_to_running_loop()
         await self.channel_layer.group_add(user_group(self.user_id), self.channel_name)
         await self.accept()
 
@@ -164,7 +173,7 @@ class ChannelSocket(AsyncWebsocketConsumer):
             await self.send_json({"type": "shares.pending", "channel": frame.channel})
 
     def _check_read(self, slug: str) -> ChannelAccess:
-        return access_channel(_fresh_user(self.user_id), slug, Need.READ)
+        return access_channel(self.user, slug, Need.READ)
 
     def _backlog(self, access: ChannelAccess, after: int | None) -> list[MessagePayload]:
         messages = selectors.message_list(access, after=after, limit=selectors.MAX_PAGE)
@@ -184,7 +193,7 @@ class ChannelSocket(AsyncWebsocketConsumer):
 
     def _send(self, frame: SendFrame) -> tuple[Any, bool]:
         message, created = services.message_send(
-            actor=_fresh_user(self.user_id),
+            actor=self.user,
             channel_slug=frame.channel,
             client_id=frame.client_id,
             body=frame.body,

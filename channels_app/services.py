@@ -78,13 +78,12 @@ def message_send(
     """Store a message and broadcast it after commit; returns (message, created).
 
     Idempotent per (author, client_id): a repeat returns the stored message and stores
-    nothing. The channel row is locked while the message takes the next `seq`, so seq
-    numbers have no gaps and follow commit order even with concurrent senders.
+    nothing. The repeat is recognised by the unique constraint, not by a lookup first:
+    repeats are rare, and every send would pay for the lookup. The channel row is locked
+    while the message takes the next `seq`, so seq numbers have no gaps and follow commit
+    order even with concurrent senders.
     """
     channel = access_channel(actor, channel_slug, Need.POST).channel
-    existing = _existing(actor, client_id, channel)
-    if existing is not None:
-        return existing, False
     body = _clean_body(body, allow_empty=bool(attachments))
     code = _clean_handling_code(channel, handling_code)
     if channel.archived:
@@ -114,7 +113,7 @@ def message_send(
                 message._prefetched_objects_cache = {"attachments": Attachment.objects.none()}  # type: ignore[attr-defined]
             message_event_on_commit("message.new", message)
     except IntegrityError:
-        # The same client_id raced in from another connection; its message won.
+        # A resend, or the same client_id racing in from another connection.
         existing = _existing(actor, client_id, channel)
         if existing is None:
             raise

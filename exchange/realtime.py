@@ -3,15 +3,31 @@
 Group names are built from server-side primary keys only, never from client input.
 State changes reach sockets only through `send_on_commit`: a rolled-back change is
 never announced, and an announced one is always in the database.
+
+Inside a server process, services run on worker threads while the channel layer lives
+on the event loop. A worker does not wait for the loop to deliver: it hands the event
+to a per-process outbox that one task on the loop drains in order. Waiting would tie
+every database write to the loop's backlog of deliveries; and a dropped or late
+broadcast is never a lost message, since clients fetch any gap in `seq` (SPEC §8).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+Event = dict[str, Any]
+
+_loop: asyncio.AbstractEventLoop | None = None
+_outbox: asyncio.Queue[tuple[str, Event]] | None = None
+_drainer: asyncio.Task[None] | None = None  # held so the task is not garbage-collected
 
 
 def channel_group(channel_id: int) -> str:
@@ -22,12 +38,46 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
-def send_now(group: str, event: dict[str, Any]) -> None:
+def attach_to_running_loop() -> None:
+    """Called on the server's event loop (by the socket consumer) to start the outbox."""
+    global _loop, _outbox, _drainer
+    loop = asyncio.get_running_loop()
+    if _loop is loop:
+        return
+    outbox: asyncio.Queue[tuple[str, Event]] = asyncio.Queue()
+    _loop, _outbox = loop, outbox
+    _drainer = loop.create_task(_drain(outbox))
+
+
+async def _drain(outbox: asyncio.Queue[tuple[str, Event]]) -> None:
+    while True:
+        group, event = await outbox.get()
+        layer = get_channel_layer()
+        try:
+            if layer is not None:
+                await layer.group_send(group, event)
+        except Exception:
+            # The change is committed; sockets catch up from `seq` or their next check.
+            logger.exception("Broadcast to %s failed", group)
+
+
+def _on_other_thread_of(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is not loop
+    except RuntimeError:
+        return True
+
+
+def send_now(group: str, event: Event) -> None:
+    loop, outbox = _loop, _outbox
+    if loop is not None and outbox is not None and loop.is_running() and _on_other_thread_of(loop):
+        loop.call_soon_threadsafe(outbox.put_nowait, (group, event))
+        return
     layer = get_channel_layer()
     if layer is not None:
         async_to_sync(layer.group_send)(group, event)
 
 
-def send_on_commit(group: str, event: dict[str, Any]) -> None:
+def send_on_commit(group: str, event: Event) -> None:
     """Send `event` to `group` once the current transaction commits (at once outside one)."""
     transaction.on_commit(lambda: send_now(group, event), robust=True)

@@ -167,4 +167,8 @@ class ExchangeCommandLine(CommandLineInterface):
 
 
 if __name__ == "__main__":
+    import os
+    import sys
+
+    sys.setswitchinterval(float(os.environ.get("EXCHANGE_SWITCH_INTERVAL", "0.005")))
     ExchangeCommandLine.entrypoint()
