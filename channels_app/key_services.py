@@ -255,11 +255,13 @@ def shares_deliver(*, actor: User, channel_slug: str, shares: list[ShareDraft]) 
 
 def user_can_deliver(*, user_id: int, channel_id: int) -> bool:
     """True when the user holds a share of the channel's current epoch and somebody is
-    waiting for one: their client is then asked to deliver (SPEC §5, Joining)."""
+    waiting for one: their client is then asked to deliver (SPEC §5, Joining). Also when
+    that epoch is stale: the remaining members wait for the next epoch, which a client
+    holding the stale one can start with a back-link to it (SPEC §5, Leaving)."""
     channel = Channel.objects.filter(pk=channel_id).first()
     if channel is None:
         return False
     epoch = current_epoch(channel)
-    if epoch is None or epoch.stale or not epoch.shares.filter(user_id=user_id).exists():
+    if epoch is None or not epoch.shares.filter(user_id=user_id).exists():
         return False
-    return bool(shares_pending(channel))
+    return epoch.stale or bool(shares_pending(channel))

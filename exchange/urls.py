@@ -13,6 +13,7 @@ from exchange.api import api
 urlpatterns = [
     path("", views.catalogue, name="catalogue"),
     path("c/<slug:slug>/", views.channel_page, name="channel"),
+    path("keys/", views.keys_page, name="keys"),
     path(
         "login/",
         auth_views.LoginView.as_view(template_name="login.html", redirect_authenticated_user=True),

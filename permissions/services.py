@@ -184,7 +184,11 @@ def admission_set(
         else:
             remove_perm(POST, institution.group, channel)
         _announce_access_change(channel, list(institution.users.values_list("pk", flat=True)))
-        if created:
+        if created and channel.history_visibility == "since_join":
+            # Newcomers get a fresh epoch with no back-link, not the key to what came
+            # before they joined (SPEC §5).
+            _mark_epoch_stale(channel)
+        elif created:
             send_on_commit(
                 channel_group(channel.pk), {"type": "members.changed", "channel_id": channel.pk}
             )

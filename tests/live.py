@@ -54,9 +54,13 @@ class LiveServer:
 
 
 @contextmanager
-def daphne_server(*, redis_url: str | None = None, debug: bool = False) -> Iterator[LiveServer]:
+def daphne_server(
+    *, redis_url: str | None = None, debug: bool = False, env: dict[str, str] | None = None
+) -> Iterator[LiveServer]:
+    """A daphne process on a free port; `env` adds to (or overrides) its environment,
+    e.g. EXCHANGE_MEDIA_ROOT for a file store the test can reach."""
     port = free_port()
-    env = {
+    environment = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "exchange.settings",
         "EXCHANGE_SECRET_KEY": "live-test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
@@ -65,13 +69,14 @@ def daphne_server(*, redis_url: str | None = None, debug: bool = False) -> Itera
         "EXCHANGE_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DATABASE_URL": test_database_url(),
         "REDIS_URL": redis_url or "",
+        **(env or {}),
     }
     log = tempfile.TemporaryFile()  # noqa: SIM115  (a pipe nobody reads would block daphne)
     process = subprocess.Popen(
         [sys.executable, "-m", "exchange.server", "-b", "127.0.0.1", "-p", str(port),
          "-v", "0", "exchange.asgi:application"],
         cwd=ROOT,
-        env=env,
+        env=environment,
         stdout=subprocess.DEVNULL,
         stderr=log,
     )  # fmt: skip

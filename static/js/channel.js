@@ -1,79 +1,189 @@
 // Page wiring for one channel: render messages and threads, the composer, the status.
+// Every text the user reads comes from the template (translated there), never from here.
+import { setUpChannelEncryption } from "./channel-e2ee.js";
 import { ChannelConnection } from "./socket.js";
 
 const config = JSON.parse(document.getElementById("page-config").textContent);
 const list = document.getElementById("messages");
+const empty = document.getElementById("empty");
 const template = document.getElementById("message-template");
 const status = document.getElementById("status");
+const notes = document.getElementById("notes");
+const problem = document.getElementById("problem");
 const composer = document.getElementById("composer");
 const replying = document.getElementById("replying");
+const pending = document.getElementById("pending");
+const textarea = composer?.querySelector("textarea");
+const TIME_FORMAT = { dateStyle: "medium", timeStyle: "short" }; // in the reader's own locale
 let replyTo = null;
+let ended = false;
+
+const item = (id) => document.getElementById(`m-${id}`);
+const camel = (name) => name.replace(/-(\w)/g, (_, letter) => letter.toUpperCase());
 
 function render(message, { replace }) {
-  const existing = document.getElementById(`m-${message.id}`);
+  const existing = item(message.id);
   if (existing && !replace) return;
-  const item = existing ?? template.content.firstElementChild.cloneNode(true);
-  item.id = `m-${message.id}`;
-  item.dataset.id = message.id;
-  item.dataset.seq = message.seq;
-  item.querySelector(".author").textContent = message.author.display_name;
-  item.querySelector(".institution").textContent = message.author.institution
-    ? `${message.author.institution.name} (${message.author.institution.country})` : "";
-  const time = item.querySelector("time");
-  time.dateTime = message.created_at;
-  time.textContent = new Date(message.created_at).toLocaleString();
-  item.querySelector(".tlp").textContent = message.handling_code;
-  // `html` is rendered and sanitised by the server (markdown-it + nh3 allow-list).
-  item.querySelector(".body").innerHTML = message.deleted ? "" : message.html;
-  item.classList.toggle("deleted", message.deleted);
-  const replyButton = item.querySelector(".reply");
-  replyButton.hidden = !config.canPost || message.parent !== null;
-  replyButton.onclick = () => startReply(message.id);
+  const element = existing ?? template.content.firstElementChild.cloneNode(true);
+  fill(element, message);
   if (existing) return;
-  const parent = message.parent && document.getElementById(`m-${message.parent}`);
-  (parent ? parent.querySelector(".replies") : list).append(item);
+  const follow = list.scrollHeight - list.scrollTop - list.clientHeight < 48;
+  const root = message.parent && item(message.parent);
+  // A reply whose root is not here yet waits at the top level until the root comes.
+  insertInOrder(root ? root.querySelector(".replies") : list, element);
+  if (!message.parent) {
+    for (const orphan of list.querySelectorAll(`:scope > li[data-parent="${message.id}"]`)) {
+      insertInOrder(element.querySelector(".replies"), orphan);
+    }
+  }
+  empty.hidden = true;
+  if (follow) list.scrollTop = list.scrollHeight;
 }
 
-function startReply(id) {
-  replyTo = id;
+function fill(element, message) {
+  element.id = `m-${message.id}`;
+  element.dataset.id = message.id;
+  element.dataset.seq = message.seq;
+  if (message.parent) element.dataset.parent = message.parent;
+  element.querySelector(".author").textContent = message.author.display_name;
+  const institution = message.author.institution;
+  element.querySelector(".institution").textContent = institution
+    ? `${institution.name} (${institution.country})` : "";
+  const time = element.querySelector("time");
+  time.dateTime = message.created_at;
+  time.textContent = new Date(message.created_at).toLocaleString(undefined, TIME_FORMAT);
+  element.querySelector(".edited").hidden = !message.edited_at || message.deleted;
+  const tlp = element.querySelector(".tlp");
+  tlp.textContent = message.handling_code;
+  tlp.dataset.code = message.handling_code;
+  const body = element.querySelector(".body");
+  // `html` is rendered and sanitised by the server (markdown-it + nh3 allow-list).
+  body.innerHTML = message.deleted ? "" : message.html;
+  for (const link of body.querySelectorAll("a[href]")) link.target = "_blank"; // keep the live page
+  element.querySelector(".tombstone").hidden = !message.deleted;
+  element.classList.toggle("deleted", message.deleted);
+  element.querySelector(".reply").hidden = !canReplyTo(message);
+  e2ee.showAttachments(element, message);
+}
+
+function canReplyTo(message) {
+  return config.canPost && !ended && !message.parent && !message.deleted;
+}
+
+function insertInOrder(container, element) {
+  const seq = Number(element.dataset.seq);
+  let next = null;
+  for (let el = container.lastElementChild; el && Number(el.dataset.seq) > seq; el = el.previousElementSibling) {
+    next = el;
+  }
+  container.insertBefore(element, next);
+}
+
+function startReply(root) {
+  replyTo = Number(root.dataset.id);
+  replying.querySelector(".reply-author").textContent = root.querySelector(".author").textContent;
+  const text = root.querySelector(".body").textContent.replace(/\s+/g, " ").trim();
+  replying.querySelector(".reply-excerpt").textContent = text.length > 90 ? `${text.slice(0, 90)}…` : text;
   replying.hidden = false;
-  composer.querySelector("textarea").focus();
+  for (const el of list.querySelectorAll(".reply-target")) el.classList.remove("reply-target");
+  root.classList.add("reply-target");
+  textarea.focus();
+}
+
+function cancelReply() {
+  replyTo = null;
+  if (!replying) return;
+  replying.hidden = true;
+  for (const el of list.querySelectorAll(".reply-target")) el.classList.remove("reply-target");
 }
 
 function showStatus(state) {
-  status.textContent = status.dataset[state] ?? state;
   status.dataset.state = state;
+  status.textContent = status.dataset[camel(state)] ?? state;
+  if (state === "online") empty.hidden = list.childElementCount > 0;
+  showPending(connection?.outbox.size ?? 0);
 }
 
-function showError(frame) {
+// Only worth saying while the socket is away: online, the ack comes within moments.
+function showPending(count) {
+  if (pending) pending.hidden = ended || count === 0 || status.dataset.state === "online";
+}
+
+function showError(frame, refused) {
+  // A refused message goes back into an empty composer rather than being lost.
+  if (refused && textarea && !textarea.value) {
+    textarea.value = refused.body;
+    if (refused.parent && item(refused.parent)) startReply(item(refused.parent));
+  }
   const note = document.createElement("p");
   note.className = "error";
   note.setAttribute("role", "alert");
   note.textContent = frame.message ?? frame.code;
-  status.after(note);
-  setTimeout(() => note.remove(), 8000);
+  notes.append(note);
+  setTimeout(() => note.remove(), 10000);
 }
 
+function end(reason) {
+  ended = true;
+  showStatus(reason);
+  problem.querySelector(".problem-text").textContent = problem.dataset[camel(reason)];
+  problem.querySelector(".sign-in").hidden = reason !== "signed-out";
+  problem.hidden = false;
+  cancelReply();
+  for (const button of list.querySelectorAll("button.reply")) button.hidden = true;
+  if (composer) for (const control of composer.elements) control.disabled = true;
+}
+
+const e2ee = setUpChannelEncryption({ config, notes });
 const connection = new ChannelConnection({
-  channel: config.channel, onMessage: render, onStatus: showStatus, onError: showError,
+  channel: config.channel,
+  onMessage: render,
+  onStatus: showStatus,
+  onError: showError,
+  onEnd: end,
+  onOutbox: showPending,
+  onFrame: e2ee.handleFrame,
 });
 connection.open();
 
+// Keep the newest message in view while the reader is at the bottom, also when the list
+// shrinks or grows because something above it (a notice, the key panel) came or went.
+let atBottom = true;
+list.addEventListener("scroll", () => {
+  atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 48;
+});
+new ResizeObserver(() => {
+  if (atBottom) list.scrollTop = list.scrollHeight;
+}).observe(list);
+
+list.addEventListener("click", (event) => {
+  const button = event.target.closest("button.reply");
+  if (button && !ended) startReply(button.closest("li.message"));
+});
+
 if (composer) {
-  document.getElementById("cancel-reply").onclick = () => { replyTo = null; replying.hidden = true; };
+  document.getElementById("cancel-reply").addEventListener("click", cancelReply);
   composer.addEventListener("submit", (event) => {
     event.preventDefault();
-    const textarea = composer.querySelector("textarea");
     const body = textarea.value.trim();
-    if (!body) return;
-    connection.send(body, replyTo);
+    if (ended) return;
+    if (e2ee.hasFile()) {
+      // Encrypted and uploaded first; the message goes out once the file is stored.
+      e2ee.sendWithFile(body, replyTo, (...args) => connection.send(...args));
+    } else if (body) {
+      connection.send(body, replyTo);
+    } else {
+      return;
+    }
     textarea.value = "";
-    replyTo = null;
-    replying.hidden = true;
+    cancelReply();
+    list.scrollTop = list.scrollHeight;
   });
-  composer.querySelector("textarea").addEventListener("keydown", (event) => {
+  textarea.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) composer.requestSubmit();
+    if (event.key === "Escape" && replyTo !== null) cancelReply();
   });
 }
 
 window.exchangeConnection = connection; // for tests and debugging in the console
+window.exchangeKeys = e2ee.keys; // likewise: the channel's epochs and this client's state

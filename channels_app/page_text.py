@@ -1,0 +1,60 @@
+"""Texts that the pages' modules show, translated on the server: the modules read them
+from a json_script block, so every word the user reads goes through gettext."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext
+
+
+def e2ee_text() -> dict[str, object]:
+    """What the encryption modules (static/js/keys-panel.js, channel-e2ee.js) may say,
+    translated for the request's language. `{name}` marks a value filled in by the page."""
+    return {
+        "checking": gettext("Checking your encryption key…"),
+        "creating": gettext("Making your encryption key…"),
+        "unsupported": gettext(
+            "This browser cannot keep encryption keys, so encrypted attachments cannot be "
+            "used here."
+        ),
+        "failed": gettext("Your encryption key could not be set up: {message}"),
+        "wrongCode": gettext(
+            "That recovery code does not open your key backup. Check it and try again: it has "
+            "32 letters and digits, in groups of four."
+        ),
+        "channel": {
+            "starting": gettext("Checking the channel key…"),
+            "no-identity": gettext(
+                "Your encryption key is not on this browser (see above), so encrypted "
+                "attachments can be neither read nor sent here yet."
+            ),
+            "no-epoch": gettext("Setting up the channel key…"),
+            "waiting": gettext("Waiting for a member to share the channel key."),
+            "stale": gettext(
+                "The channel key is being replaced because someone left; files can be sent "
+                "again in a moment."
+            ),
+            "ready": gettext("Attachments are end-to-end encrypted."),
+            "error": gettext("The channel key could not be set up: {message}"),
+        },
+        "encryptedFile": gettext("Encrypted file"),
+        "waitingForKey": gettext("Waiting for a member to share the channel key."),
+        "needIdentity": gettext("Restore your encryption key to read this file."),
+        "metaAltered": gettext("This file cannot be read: its description was altered."),
+        "failedToRead": gettext("This file cannot be read: {message}"),
+        "altered": gettext(
+            "This file was altered or is incomplete, so it was not saved. Ask the sender to "
+            "send it again."
+        ),
+        "downloadFailed": gettext("The download failed: {message}"),
+        "encrypting": gettext("Encrypting {name}…"),
+        "uploading": gettext("Uploading {name}…"),
+        "noKeyToSend": gettext(
+            "The file cannot be sent yet: waiting for a member to share the channel key."
+        ),
+        "uploadFailed": gettext("The file could not be sent: {message}"),
+        "tooLarge": gettext("This file is too large: an attachment is at most {size}."),
+        "peerKeyChanged": gettext(
+            "The encryption key of {username} has changed (new fingerprint {fingerprint}). If "
+            "you did not expect it, check with them before sending anything sensitive."
+        ),
+    }

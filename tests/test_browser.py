@@ -1,0 +1,521 @@
+"""The channel page in a real browser: Debian's headless Chromium, driven by Playwright,
+against a real daphne on the test database.
+
+Everything happens through what a user or another client would use: the login form,
+the composer, the public HTTP API. The test touches the database itself only to set the
+scene before the browser starts, or from a thread of its own (Playwright's sync API marks
+its thread as running an event loop, and Django refuses ORM calls there). Tests wait for
+conditions, never for time.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from django.contrib.auth.hashers import Argon2PasswordHasher
+from django.db import connections
+from django.test import override_settings
+from playwright.sync_api import (
+    APIRequestContext,
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    Request,
+    WebSocketRoute,
+    expect,
+    sync_playwright,
+)
+
+from permissions.models import User
+from permissions.services import admission_remove
+from tests import factories
+from tests.conftest import World
+from tests.live import LiveServer, daphne_server
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORD = "correct horse battery staple"
+TIMEOUT_MS = 15_000
+# socket.js waits up to 15 s between two attempts to reconnect.
+RECONNECT_TIMEOUT_MS = 15_000 + TIMEOUT_MS
+T = TypeVar("T")
+
+
+@dataclass
+class Scene:
+    """The standing world, plus a participant of a second institution, all able to sign in
+    to a server that hashes with Argon2 (the test settings' MD5 is unknown there)."""
+
+    world: World
+    guest: User
+    server: LiveServer
+    tokens: dict[str, str] = field(default_factory=dict)
+    redis_url: str | None = None
+    page_errors: list[str] = field(default_factory=list)
+
+
+@functools.cache
+def _argon2_password() -> str:
+    hasher = Argon2PasswordHasher()
+    return hasher.encode(PASSWORD, hasher.salt())
+
+
+@pytest.fixture
+def scene(request: pytest.FixtureRequest, transactional_db: None, world: World) -> Iterator[Scene]:
+    """Parametrize indirectly with "redis" for a server on the Redis channel layer.
+
+    The server is another process: what the test writes must be committed to be seen."""
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing (bash scripts/browser-up)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    prosecutors = factories.make_institution("fiscalia-peru", country="PE", kind="prosecution")
+    factories.admit(world.channel, prosecutors, "participant")
+    guest = factories.make_user("gabriela", institution=prosecutors)
+    people = [world.owner, world.member, world.observer, world.outsider, guest]
+    User.objects.filter(pk__in=[user.pk for user in people]).update(password=_argon2_password())
+    tokens = {user.username: factories.token_for(user) for user in people}
+    redis_url = request.getfixturevalue("redis_url") if getattr(request, "param", "") else None
+    with daphne_server(debug=True, redis_url=redis_url) as server:
+        yield Scene(world=world, guest=guest, server=server, tokens=tokens, redis_url=redis_url)
+
+
+@pytest.fixture
+def playwright(scene: Scene) -> Iterator[Playwright]:
+    # Requested after `scene`: the database work is done before the loop starts, and the
+    # browser is gone before pytest-django flushes the tables.
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture
+def browser(playwright: Playwright, scene: Scene) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+    assert scene.page_errors == [], "the pages raised errors"
+
+
+@pytest.fixture
+def api(playwright: Playwright, scene: Scene) -> Iterator[Callable[[str], APIRequestContext]]:
+    """An HTTP client of the live server, signed in with a user's bearer token."""
+    clients: dict[str, APIRequestContext] = {}
+
+    def client(username: str) -> APIRequestContext:
+        if username not in clients:
+            clients[username] = playwright.request.new_context(
+                base_url=scene.server.http,
+                extra_http_headers={"Authorization": f"Bearer {scene.tokens[username]}"},
+            )
+        return clients[username]
+
+    yield client
+    for context in clients.values():
+        context.dispose()
+
+
+def off_the_browser_thread(work: Callable[[], T]) -> T:
+    """Run database work in a thread of its own: Django refuses ORM calls from the thread
+    where Playwright's sync API keeps its event loop."""
+
+    def run() -> T:
+        try:
+            return work()
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result()
+
+
+def sign_in(browser: Browser, scene: Scene, username: str) -> tuple[BrowserContext, Page]:
+    """A fresh browser context signed in through the login form. Uncaught errors of its
+    pages are kept in `scene.page_errors` (and fail the test)."""
+    context = browser.new_context(base_url=scene.server.http, locale="en-GB")
+    context.set_default_timeout(TIMEOUT_MS)
+    context.on("page", lambda page: watch_errors(page, scene))
+    page = context.new_page()
+    page.goto("/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Channels")).to_be_visible()
+    return context, page
+
+
+def watch_errors(page: Page, scene: Scene) -> None:
+    """Uncaught errors, and the frames socket.js could not handle (it logs them)."""
+    page.on("pageerror", lambda error: scene.page_errors.append(f"{page.url}: {error}"))
+    page.on(
+        "console",
+        lambda message: (
+            scene.page_errors.append(f"{page.url}: {message.text}")
+            if message.type == "error" and message.text.startswith("exchange socket:")
+            else None
+        ),
+    )
+
+
+def open_channel(page: Page, slug: str = "ops") -> None:
+    page.goto(f"/c/{slug}/")
+    expect(page.locator("#status")).to_have_attribute("data-state", "online", timeout=TIMEOUT_MS)
+
+
+def post(api: APIRequestContext, body: str, *, parent: int | None = None) -> dict[str, Any]:
+    payload: dict[str, Any] = {"body": body, "client_id": str(uuid.uuid4())}
+    if parent is not None:
+        payload["parent"] = parent
+    response = api.post("/api/v1/channels/ops/messages", data=payload)
+    assert response.status == 201, response.text()
+    message: dict[str, Any] = response.json()
+    return message
+
+
+def send(page: Page, body: str) -> None:
+    page.get_by_role("textbox", name="Message").fill(body)
+    page.get_by_role("button", name="Send").click()
+
+
+def test_a_message_and_its_reply_appear_live_for_two_institutions(
+    scene: Scene, browser: Browser
+) -> None:
+    _, olivia = sign_in(browser, scene, "olivia")  # Guardia Civil (ES)
+    _, gabriela = sign_in(browser, scene, "gabriela")  # Fiscalia Peru (PE)
+    open_channel(olivia)
+    open_channel(gabriela)
+    gabriela.evaluate("window.__sameDocument = true")
+
+    send(olivia, "Seized **42 servers** in `Lima`:\n\n- one\n- two")
+
+    root = gabriela.locator("#messages > li.message").first
+    expect(root.locator(".body strong")).to_have_text("42 servers")
+    expect(root.locator(".body code")).to_have_text("Lima")
+    expect(root.locator(".body li")).to_have_count(2)
+    expect(root.locator(".author")).to_have_text("Olivia")
+    expect(root.locator(".institution")).to_have_text("Guardia Civil (ES)")
+    assert gabriela.evaluate("window.__sameDocument") is True  # live, not reloaded
+    root_id = root.get_attribute("data-id")
+    expect(olivia.locator(f"#m-{root_id} .body strong")).to_have_text("42 servers")
+
+    root.get_by_role("button", name="Reply").click()
+    expect(gabriela.locator("#replying")).to_be_visible()
+    expect(gabriela.locator("#replying .reply-author")).to_have_text("Olivia")
+    expect(gabriela.locator("#replying .reply-excerpt")).to_contain_text("Seized 42 servers")
+    send(gabriela, "Our _prosecutor_ will call you.")
+    expect(gabriela.locator("#replying")).to_be_hidden()
+
+    for page in (olivia, gabriela):
+        reply = page.locator(f"#m-{root_id} > .replies > li.message")
+        expect(reply).to_have_count(1)
+        expect(reply.locator(".body em")).to_have_text("prosecutor")
+        expect(reply.locator(".institution")).to_have_text("Fiscalia Peru (PE)")
+        expect(reply.get_by_role("button", name="Reply")).to_be_hidden()
+        expect(page.locator("#messages > li.message")).to_have_count(1)
+
+
+class SocketGate:
+    """Stands between the page and the server's WebSocket: while down, every connection
+    attempt is cut at once, as when the network or the server is away. Keeps the
+    subscribe frames the page sent."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.subscribes: list[dict[str, Any]] = []
+
+    def route(self, ws: WebSocketRoute) -> None:
+        if self.down:
+            ws.close()
+            return
+        server = ws.connect_to_server()
+
+        def to_server(text: str | bytes) -> None:
+            frame = json.loads(text)
+            if frame.get("type") == "subscribe":
+                self.subscribes.append(frame)
+            server.send(text)
+
+        ws.on_message(to_server)
+
+
+def top_level_seqs(page: Page) -> list[int]:
+    seqs: list[str] = page.locator("#messages > li.message").evaluate_all(
+        "items => items.map(item => item.dataset.seq)"
+    )
+    return [int(seq) for seq in seqs]
+
+
+def test_a_page_that_lost_its_socket_catches_up_and_shows_each_message_once(
+    scene: Scene, browser: Browser, api: Callable[[str], APIRequestContext]
+) -> None:
+    earlier = post(api("olivia"), "posted before the page opened")
+    _, page = sign_in(browser, scene, "gabriela")
+    gate = SocketGate()
+    page.route_web_socket("**/ws/v1/", gate.route)
+    open_channel(page)
+    expect(page.locator(f"#m-{earlier['id']}")).to_have_count(1)
+
+    gate.down = True
+    page.evaluate("window.exchangeConnection.ws.close()")
+    expect(page.locator("#status")).to_have_attribute("data-state", "offline")
+    missed = [post(api("olivia"), f"missed number {n}") for n in range(1, 4)]
+    missed.append(post(api("mateo"), "a missed reply", parent=missed[0]["id"]))
+    # Written while offline: queued, and sent once the socket is back.
+    send(page, "written while offline")
+    expect(page.locator("#pending")).to_be_visible()
+    for message in missed:
+        expect(page.locator(f"#m-{message['id']}")).to_have_count(0)
+
+    gate.down = False
+    expect(page.locator("#status")).to_have_attribute(
+        "data-state", "online", timeout=RECONNECT_TIMEOUT_MS
+    )
+    for message in [earlier, *missed]:
+        expect(page.locator(f"#m-{message['id']}")).to_have_count(1)
+    mine = page.locator("li.message", has_text="written while offline")
+    expect(mine).to_have_count(1)
+    expect(page.locator("#pending")).to_be_hidden()
+    expect(page.locator(f"#m-{missed[0]['id']} > .replies > li.message")).to_have_count(1)
+    expect(page.locator("li.message")).to_have_count(6)
+    assert top_level_seqs(page) == [1, 2, 3, 4, 6]
+    # It asked only for what it had not seen.
+    assert gate.subscribes == [
+        {"type": "subscribe", "channel": "ops"},
+        {"type": "subscribe", "channel": "ops", "after": earlier["id"]},
+    ]
+
+    # Still live after the reconnect, and the server stored the queued message once.
+    after = post(api("olivia"), "after the reconnect")
+    expect(page.locator(f"#m-{after['id']}")).to_have_count(1)
+    stored = api("gabriela").get("/api/v1/channels/ops/messages?limit=200").json()
+    assert [m["body"] for m in stored].count("written while offline") == 1
+    assert len(stored) == 7
+    expect(page.locator("li.message")).to_have_count(7)
+
+
+# Loses the one `message.new` frame whose seq is `window.lossy.seq`, before the page
+# sees it: what a channel layer that dropped the broadcast does to one socket.
+LOSSY_SOCKET = """
+(() => {
+  const lossy = { seq: null, dropped: [] };
+  window.lossy = lossy;
+  const addEventListener = WebSocket.prototype.addEventListener;
+  WebSocket.prototype.addEventListener = function (type, listener, options) {
+    if (type !== "message") return addEventListener.call(this, type, listener, options);
+    const filtered = (event) => {
+      const frame = JSON.parse(event.data);
+      if (frame.type === "message.new" && frame.message.seq === lossy.seq) {
+        lossy.seq = null;
+        lossy.dropped.push(frame.message.seq);
+        return undefined;
+      }
+      return listener.call(this, event);
+    };
+    return addEventListener.call(this, type, filtered, options);
+  };
+})();
+"""
+
+
+def is_gap_fetch(request: Request) -> bool:
+    return "/api/v1/channels/ops/messages?after=" in request.url
+
+
+def test_a_dropped_broadcast_is_noticed_by_its_seq_and_fetched_over_http(
+    scene: Scene, browser: Browser, api: Callable[[str], APIRequestContext]
+) -> None:
+    first = post(api("olivia"), "seq one")
+    context, page = sign_in(browser, scene, "gabriela")
+    context.add_init_script(LOSSY_SOCKET)
+    open_channel(page)
+    expect(page.locator(f"#m-{first['id']}")).to_have_count(1)
+    gap_fetches: list[str] = []
+    page.on(
+        "request",
+        lambda request: gap_fetches.append(request.url) if is_gap_fetch(request) else None,
+    )
+
+    page.evaluate("window.lossy.seq = 2")
+    dropped = post(api("olivia"), "seq two, whose broadcast is lost")
+    page.wait_for_function("window.lossy.dropped.length === 1")
+    assert page.evaluate("window.lossy.dropped") == [2]
+    expect(page.locator(f"#m-{dropped['id']}")).to_have_count(0)  # nothing told the page yet
+
+    with page.expect_request(is_gap_fetch) as fetch:
+        following = post(api("olivia"), "seq three, which reveals the gap")
+    assert f"after={first['id']}" in fetch.value.url
+    expect(page.locator(f"#m-{following['id']}")).to_have_count(1)
+    expect(page.locator(f"#m-{dropped['id']}")).to_have_count(1)
+    expect(page.locator(f"#m-{dropped['id']} .body")).to_have_text(
+        "seq two, whose broadcast is lost"
+    )
+    assert top_level_seqs(page) == [1, 2, 3]
+
+    # The gap is closed: the next message needs no fetch.
+    last = post(api("olivia"), "seq four")
+    expect(page.locator(f"#m-{last['id']}")).to_have_count(1)
+    page.wait_for_function("window.exchangeConnection.lastSeq === 4")
+    assert page.evaluate("window.exchangeConnection.ahead.size") == 0
+    assert len(gap_fetches) == 1
+    expect(page.locator("li.message")).to_have_count(4)
+
+
+HOSTILE = (
+    "<script>alert('script'); window.pwned = true</script>\n\n"
+    "<img src=x onerror=\"alert('img'); window.pwned = true\">\n\n"
+    "[click me](javascript:alert('link'))\n\n"
+    "<a href=\"javascript:alert('raw')\">raw link</a>\n\n"
+    "![tracker](https://tracker.invalid/pixel.png)"
+)
+
+
+def test_hostile_markdown_is_shown_as_inert_text(
+    scene: Scene, browser: Browser, api: Callable[[str], APIRequestContext]
+) -> None:
+    _, olivia = sign_in(browser, scene, "olivia")
+    _, gabriela = sign_in(browser, scene, "gabriela")
+    dialogs: list[str] = []
+    for page in (olivia, gabriela):
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        open_channel(page)
+
+    send(olivia, HOSTILE)
+    for page in (olivia, gabriela):
+        body = page.locator("#messages > li.message .body").first
+        expect(body).to_contain_text("<script>alert('script'); window.pwned = true</script>")
+        expect(body).to_contain_text("<img src=x onerror=")
+        expect(body.locator("script, img, iframe, svg, [onerror], [style]")).to_have_count(0)
+        assert page.locator("#messages a[href^='javascript' i]").count() == 0
+        body.get_by_text("click me").click()
+        body.get_by_text("raw link").click()
+
+    # A message sent after the hostile one arrives after anything it could have started.
+    post(api("mateo"), "all clear")
+    for page in (olivia, gabriela):
+        expect(page.locator("#messages > li.message")).to_have_count(2)
+        expect(page.locator("#messages > li.message").last).to_contain_text("all clear")
+        assert page.evaluate("window.pwned") is None
+        assert page.url.endswith("/c/ops/")
+    assert dialogs == []
+
+
+def test_an_observer_reads_live_but_has_no_composer(
+    scene: Scene, browser: Browser, api: Callable[[str], APIRequestContext]
+) -> None:
+    _, oscar = sign_in(browser, scene, "oscar")
+    open_channel(oscar)
+    expect(oscar.get_by_role("textbox", name="Message")).to_have_count(0)
+    expect(oscar.get_by_text("you can read but not post")).to_be_visible()
+    message = post(api("olivia"), "for **every** member")
+    expect(oscar.locator(f"#m-{message['id']} .body strong")).to_have_text("every")
+    expect(oscar.locator(f"#m-{message['id']}").get_by_role("button", name="Reply")).to_be_hidden()
+
+
+def test_edits_and_deletions_show_live(
+    scene: Scene, browser: Browser, api: Callable[[str], APIRequestContext]
+) -> None:
+    _, gabriela = sign_in(browser, scene, "gabriela")
+    open_channel(gabriela)
+    message = post(api("olivia"), "the meeting is on *Monday*")
+    item = gabriela.locator(f"#m-{message['id']}")
+    expect(item.locator(".body em")).to_have_text("Monday")
+    expect(item.get_by_text("(edited)")).to_be_hidden()
+
+    edited = api("olivia").patch(f"/api/v1/messages/{message['id']}", data={"body": "*Tuesday*"})
+    assert edited.status == 200, edited.text()
+    expect(item.locator(".body em")).to_have_text("Tuesday")
+    expect(item.get_by_text("(edited)")).to_be_visible()
+
+    deleted = api("olivia").delete(f"/api/v1/messages/{message['id']}")
+    assert deleted.status in (200, 204), deleted.text()
+    expect(item.get_by_text("This message was deleted.")).to_be_visible()
+    expect(item.locator(".body")).to_be_empty()
+    expect(item.get_by_role("button", name="Reply")).to_be_hidden()
+    expect(gabriela.locator("li.message")).to_have_count(1)
+
+
+@pytest.mark.parametrize("scene", ["redis"], indirect=True)
+def test_the_page_says_so_the_moment_access_is_revoked(scene: Scene, browser: Browser) -> None:
+    _, gabriela = sign_in(browser, scene, "gabriela")
+    open_channel(gabriela)
+    gabriela.locator("#body").fill("a draft")
+    redis_layer = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [scene.redis_url], "prefix": "exchange"},
+        }
+    }
+
+    def remove_the_institution() -> None:
+        with override_settings(CHANNEL_LAYERS=redis_layer):
+            admission_remove(
+                actor=scene.world.owner,
+                channel=scene.world.channel,
+                institution=scene.guest.institution,  # type: ignore[arg-type]
+            )
+
+    off_the_browser_thread(remove_the_institution)
+    expect(gabriela.locator("#status")).to_have_attribute("data-state", "revoked")
+    expect(gabriela.locator("#problem")).to_contain_text("Your access to this channel has ended")
+    expect(gabriela.get_by_role("textbox", name="Message")).to_be_disabled()
+    expect(gabriela.get_by_role("button", name="Send")).to_be_disabled()
+    gabriela.wait_for_function("window.exchangeConnection.ws.readyState === WebSocket.CLOSED")
+
+
+def test_a_page_reopened_after_access_ended_offline_says_so(scene: Scene, browser: Browser) -> None:
+    _, gabriela = sign_in(browser, scene, "gabriela")
+    open_channel(gabriela)
+    # The server in another process does not hear of this: the page learns on reconnect.
+    off_the_browser_thread(
+        lambda: admission_remove(
+            actor=None,
+            channel=scene.world.channel,
+            institution=scene.guest.institution,  # type: ignore[arg-type]
+        )
+    )
+    gabriela.evaluate("window.exchangeConnection.ws.close()")
+    expect(gabriela.locator("#status")).to_have_attribute("data-state", "revoked")
+    expect(gabriela.locator("#problem")).to_contain_text("Your access to this channel has ended")
+    expect(gabriela.get_by_role("button", name="Send")).to_be_disabled()
+
+
+def test_a_page_whose_socket_is_refused_after_sign_out_says_so(
+    scene: Scene, browser: Browser
+) -> None:
+    context, page = sign_in(browser, scene, "mateo")
+    open_channel(page)
+    other_tab = context.new_page()
+    other_tab.goto("/")
+    other_tab.get_by_role("button", name="Sign out").click()
+    expect(other_tab.get_by_role("heading", name="Sign in")).to_be_visible()
+
+    page.evaluate("window.exchangeConnection.ws.close()")
+    expect(page.locator("#status")).to_have_attribute("data-state", "signed-out")
+    expect(page.locator("#problem")).to_contain_text("You are signed out")
+    page.get_by_role("link", name="Sign in again").click()
+    page.get_by_label("Username").fill("mateo")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{scene.server.http}/c/ops/")
+    expect(page.locator("#status")).to_have_attribute("data-state", "online")
