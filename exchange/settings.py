@@ -122,7 +122,7 @@ if REDIS_URL:
                         "max_connections": env_int("EXCHANGE_REDIS_MAX_CONNECTIONS", 1000),
                     }
                 ],
-                "prefix": "exchange",
+                "prefix": env_str("EXCHANGE_CHANNEL_LAYER_PREFIX", "exchange"),
             },
         }
     }

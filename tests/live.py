@@ -69,6 +69,8 @@ def daphne_server(
         "EXCHANGE_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DATABASE_URL": test_database_url(),
         "REDIS_URL": redis_url or "",
+        # Pub/sub ignores the Redis database number: a prefix per run keeps runs apart.
+        "EXCHANGE_CHANNEL_LAYER_PREFIX": f"exchange-test-{os.getpid()}",
         **(env or {}),
     }
     log = tempfile.TemporaryFile()  # noqa: SIM115  (a pipe nobody reads would block daphne)
