@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -26,7 +26,8 @@ from channels_app.models import Channel
 from channels_app.payloads import MessagePayload, message_payload
 from channels_app.schemas import PingFrame, SendFrame, SubscribeFrame, UnsubscribeFrame
 from exchange.errors import BadRequest, NotAuthenticated, ServiceError, TooLarge
-from exchange.realtime import attach_to_running_loop, channel_group, user_group
+from exchange.fanout import local_fanout
+from exchange.realtime import attach_to_running_loop, user_group
 from permissions.access import ChannelAccess, Need, access_channel, channel_access
 from permissions.models import User
 
@@ -48,7 +49,9 @@ class Subscription:
     # up to it raced with the backlog and was already sent. It stays put as broadcasts
     # arrive: a layer shared by several processes may deliver two of them out of commit
     # order, and the older one must still be delivered.
-    watermark: int
+    watermark: int = 0
+    # Broadcasts that arrive while the backlog is read, held until `subscribed` is sent.
+    held: list[dict[str, Any]] | None = field(default_factory=list)
 
 
 def _load_user(user_id: int) -> User:
@@ -70,6 +73,7 @@ class ChannelSocket(AsyncWebsocketConsumer):
     # database on every frame by permissions.access.access_channel.
     user: User
     subscriptions: dict[int, Subscription]
+    held_during_send: list[dict[str, Any]] | None = None
 
     # --- connection ------------------------------------------------------------------
 
@@ -94,7 +98,7 @@ class ChannelSocket(AsyncWebsocketConsumer):
             return
         await self.channel_layer.group_discard(user_group(self.user_id), self.channel_name)
         for channel_id in list(self.subscriptions):
-            await self.channel_layer.group_discard(channel_group(channel_id), self.channel_name)
+            await self._drop(channel_id)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         handler = getattr(self, message["type"].replace(".", "_"), None)
@@ -161,14 +165,17 @@ class ChannelSocket(AsyncWebsocketConsumer):
             await self.send_error(exc, channel=frame.channel)
             return
         channel_id = access.channel.pk
-        # Join the group before reading the backlog: a message committed in between is
-        # then both in the backlog and broadcast, and the watermark drops the copy.
-        await self.channel_layer.group_add(channel_group(channel_id), self.channel_name)
+        # Listen before reading the backlog: a message committed in between is then both
+        # in the backlog and broadcast (held until `subscribed` is out), and the watermark
+        # drops the copy.
+        subscription = self.subscriptions[channel_id] = Subscription(slug=frame.channel)
+        await local_fanout().subscribe(channel_id, self)
         backlog = await database_sync_to_async(self._backlog)(access, frame.after)
-        self.subscriptions[channel_id] = Subscription(
-            slug=frame.channel, watermark=backlog[-1]["id"] if backlog else frame.after or 0
-        )
+        subscription.watermark = backlog[-1]["id"] if backlog else frame.after or 0
         await self.send_json({"type": "subscribed", "channel": frame.channel, "messages": backlog})
+        held, subscription.held = subscription.held or [], None
+        for event in held:
+            await self.broadcast_frame(event)
         if await database_sync_to_async(self._can_deliver)(channel_id):
             await self.send_json({"type": "shares.pending", "channel": frame.channel})
 
@@ -186,10 +193,18 @@ class ChannelSocket(AsyncWebsocketConsumer):
         await self.send_json({"type": "unsubscribed", "channel": frame.channel})
 
     async def on_message_send(self, frame: SendFrame) -> None:
-        message, _ = await database_sync_to_async(self._send)(frame)
-        await self.send_json(
-            {"type": "message.ack", "client_id": str(frame.client_id), "message": message}
-        )
+        # Broadcasts reach this socket from the process's fan-out task, concurrently with
+        # this handler: hold them until the ack is out, so the sender sees its ack first.
+        self.held_during_send = []
+        try:
+            message, _ = await database_sync_to_async(self._send)(frame)
+            await self.send_json(
+                {"type": "message.ack", "client_id": str(frame.client_id), "message": message}
+            )
+        finally:
+            held, self.held_during_send = self.held_during_send, None
+            for event in held:
+                await self.broadcast_frame(event)
 
     def _send(self, frame: SendFrame) -> tuple[Any, bool]:
         message, created = services.message_send(
@@ -209,6 +224,12 @@ class ChannelSocket(AsyncWebsocketConsumer):
         sub = self.subscriptions.get(event["channel_id"])
         if sub is None:
             return  # unsubscribed or revoked while the event was in flight
+        if sub.held is not None:
+            sub.held.append(event)
+            return
+        if self.held_during_send is not None:
+            self.held_during_send.append(event)
+            return
         message_id = event.get("message_id")
         if message_id is not None and message_id <= sub.watermark:
             return  # already in the subscribe backlog
@@ -263,4 +284,4 @@ class ChannelSocket(AsyncWebsocketConsumer):
 
     async def _drop(self, channel_id: int) -> None:
         self.subscriptions.pop(channel_id, None)
-        await self.channel_layer.group_discard(channel_group(channel_id), self.channel_name)
+        await local_fanout().unsubscribe(channel_id, self)

@@ -127,7 +127,14 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            # One reader per process takes every channel's broadcasts (exchange/fanout.py):
+            # its queue must hold a burst, and its group memberships must not expire.
+            "CONFIG": {"capacity": 10_000, "group_expiry": 10 * 365 * 86400},
+        }
+    }
 
 AUTH_USER_MODEL = "permissions.User"
 AUTHENTICATION_BACKENDS = [

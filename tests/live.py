@@ -20,6 +20,9 @@ from pathlib import Path
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
+# Redis pub/sub ignores the database number: servers of this test run share a prefix of
+# their own, and a test that publishes to them must use it too.
+LAYER_PREFIX = f"exchange-test-{os.getpid()}"
 
 
 def free_port() -> int:
@@ -69,8 +72,7 @@ def daphne_server(
         "EXCHANGE_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DATABASE_URL": test_database_url(),
         "REDIS_URL": redis_url or "",
-        # Pub/sub ignores the Redis database number: a prefix per run keeps runs apart.
-        "EXCHANGE_CHANNEL_LAYER_PREFIX": f"exchange-test-{os.getpid()}",
+        "EXCHANGE_CHANNEL_LAYER_PREFIX": LAYER_PREFIX,
         **(env or {}),
     }
     log = tempfile.TemporaryFile()  # noqa: SIM115  (a pipe nobody reads would block daphne)

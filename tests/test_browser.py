@@ -40,7 +40,7 @@ from permissions.models import User
 from permissions.services import admission_remove
 from tests import factories
 from tests.conftest import World
-from tests.live import LiveServer, daphne_server
+from tests.live import LAYER_PREFIX, LiveServer, daphne_server
 
 pytestmark = pytest.mark.browser
 
@@ -463,7 +463,7 @@ def test_the_page_says_so_the_moment_access_is_revoked(scene: Scene, browser: Br
     redis_layer = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [scene.redis_url], "prefix": "exchange"},
+            "CONFIG": {"hosts": [scene.redis_url], "prefix": LAYER_PREFIX},
         }
     }
 
