@@ -92,7 +92,7 @@ class Plan:
     pg_database: str
     warmup: bool
     server_env: tuple[tuple[str, str], ...] = ()
-    full_server: str = "daphne"
+    full_server: str = "exchange.server"
 
     @property
     def processes(self) -> int:
@@ -172,8 +172,8 @@ def parse_args(argv: list[str] | None) -> tuple[Plan, argparse.Namespace]:
     )
     p.add_argument(
         "--full-server",
-        default="daphne",
-        help="module run with -m for the full path (daphne, or a wrapper: exchange.server)",
+        default="exchange.server",
+        help="module run with -m for the full path (exchange.server, as deployed, or daphne)",
     )
     p.add_argument("--no-warmup", action="store_true")
     p.add_argument("--keep-logs", action="store_true", help="keep the temp dir with the logs")
@@ -435,7 +435,7 @@ def render(
     """The readable table, the ratios and a short summary."""
     stack = "RedisPubSub layer + PostgreSQL" if plan.topology == "two" else "in-memory + SQLite"
     title = f"ws_fanout  topology={plan.topology}: {plan.processes} process(es) per target, {stack}"
-    if plan.full_server != "daphne":
+    if plan.full_server != "exchange.server":
         title += f"; full path served by python -m {plan.full_server}"
     if plan.server_env:
         title += "; server env " + " ".join(f"{k}={v}" for k, v in plan.server_env)

@@ -2,6 +2,8 @@
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.db.models import Model
+from django.http import HttpRequest
 
 from permissions.models import Admission, Ban, Institution, User
 
@@ -27,12 +29,27 @@ class ExchangeUserAdmin(UserAdmin):
     )
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Shown, never edited here: a change of access must go through the services, which
+    grant or withdraw the guardian permissions, rotate the channel key and close the
+    affected sockets. An edit in the admin would do none of that."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
 @admin.register(Admission)
-class AdmissionAdmin(admin.ModelAdmin):
+class AdmissionAdmin(ReadOnlyAdmin):
     list_display = ["channel", "institution", "role", "created_at"]
     list_filter = ["role", "channel"]
 
 
 @admin.register(Ban)
-class BanAdmin(admin.ModelAdmin):
+class BanAdmin(ReadOnlyAdmin):
     list_display = ["channel", "user", "created_at"]

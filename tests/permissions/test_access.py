@@ -113,3 +113,22 @@ def test_a_role_change_to_observer_takes_posting_away(world: World) -> None:
     )
     access = channel_access(world.member, world.channel)
     assert access.can_read and not access.can_post
+
+
+def test_the_admin_cannot_change_access_behind_the_services_back(world: World) -> None:
+    from django.test import Client
+
+    admin_user = User.objects.create_superuser("root", password="x" * 16)
+    client = Client()
+    client.force_login(admin_user)
+    assert client.get("/admin/permissions/admission/").status_code == 200
+    assert client.get("/admin/permissions/admission/add/").status_code == 403
+    admission = world.channel.admissions.first()
+    assert admission is not None
+    assert (
+        client.post(
+            f"/admin/permissions/admission/{admission.pk}/delete/", {"post": "yes"}
+        ).status_code
+        == 403
+    )
+    assert world.channel.admissions.filter(pk=admission.pk).exists()
