@@ -10,56 +10,41 @@ conditions, never for time.
 
 from __future__ import annotations
 
-import functools
 import json
-import os
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
-from django.contrib.auth.hashers import Argon2PasswordHasher
-from django.db import connections
 from django.test import override_settings
 from playwright.sync_api import (
     APIRequestContext,
     Browser,
     BrowserContext,
     Page,
-    Playwright,
     Request,
     WebSocketRoute,
     expect,
-    sync_playwright,
 )
 
 from permissions.models import User
 from permissions.services import admission_remove
 from tests import factories
+from tests.browser_kit import (
+    PASSWORD,
+    TIMEOUT_MS,
+    argon2_password,
+    off_the_browser_thread,
+    require_chromium,
+)
 from tests.conftest import World
 from tests.live import LAYER_PREFIX, LiveServer, daphne_server
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PASSWORD = "correct horse battery staple"
-TIMEOUT_MS = 15_000
 # socket.js waits up to 15 s between two attempts to reconnect.
 RECONNECT_TIMEOUT_MS = 15_000 + TIMEOUT_MS
-T = TypeVar("T")
 
 
 @dataclass
@@ -75,79 +60,21 @@ class Scene:
     page_errors: list[str] = field(default_factory=list)
 
 
-@functools.cache
-def _argon2_password() -> str:
-    hasher = Argon2PasswordHasher()
-    return hasher.encode(PASSWORD, hasher.salt())
-
-
 @pytest.fixture
 def scene(request: pytest.FixtureRequest, transactional_db: None, world: World) -> Iterator[Scene]:
     """Parametrize indirectly with "redis" for a server on the Redis channel layer.
 
     The server is another process: what the test writes must be committed to be seen."""
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing (bash scripts/browser-up)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_chromium()
     prosecutors = factories.make_institution("fiscalia-peru", country="PE", kind="prosecution")
     factories.admit(world.channel, prosecutors, "participant")
     guest = factories.make_user("gabriela", institution=prosecutors)
     people = [world.owner, world.member, world.observer, world.outsider, guest]
-    User.objects.filter(pk__in=[user.pk for user in people]).update(password=_argon2_password())
+    User.objects.filter(pk__in=[user.pk for user in people]).update(password=argon2_password())
     tokens = {user.username: factories.token_for(user) for user in people}
     redis_url = request.getfixturevalue("redis_url") if getattr(request, "param", "") else None
     with daphne_server(debug=True, redis_url=redis_url) as server:
         yield Scene(world=world, guest=guest, server=server, tokens=tokens, redis_url=redis_url)
-
-
-@pytest.fixture
-def playwright(scene: Scene) -> Iterator[Playwright]:
-    # Requested after `scene`: the database work is done before the loop starts, and the
-    # browser is gone before pytest-django flushes the tables.
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture
-def browser(playwright: Playwright, scene: Scene) -> Iterator[Browser]:
-    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-    yield browser
-    browser.close()
-    assert scene.page_errors == [], "the pages raised errors"
-
-
-@pytest.fixture
-def api(playwright: Playwright, scene: Scene) -> Iterator[Callable[[str], APIRequestContext]]:
-    """An HTTP client of the live server, signed in with a user's bearer token."""
-    clients: dict[str, APIRequestContext] = {}
-
-    def client(username: str) -> APIRequestContext:
-        if username not in clients:
-            clients[username] = playwright.request.new_context(
-                base_url=scene.server.http,
-                extra_http_headers={"Authorization": f"Bearer {scene.tokens[username]}"},
-            )
-        return clients[username]
-
-    yield client
-    for context in clients.values():
-        context.dispose()
-
-
-def off_the_browser_thread(work: Callable[[], T]) -> T:
-    """Run database work in a thread of its own: Django refuses ORM calls from the thread
-    where Playwright's sync API keeps its event loop."""
-
-    def run() -> T:
-        try:
-            return work()
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result()
 
 
 def sign_in(browser: Browser, scene: Scene, username: str) -> tuple[BrowserContext, Page]:

@@ -18,14 +18,10 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
-from django.contrib.auth.hashers import Argon2PasswordHasher
-from django.db import connections
 from playwright.sync_api import (
     APIRequestContext,
     Browser,
@@ -33,10 +29,8 @@ from playwright.sync_api import (
     Download,
     Locator,
     Page,
-    Playwright,
     Route,
     expect,
-    sync_playwright,
 )
 
 from channels_app.e2ee import ScryptIdentity, decrypt_bytes
@@ -44,26 +38,18 @@ from channels_app.models import Attachment, Channel
 from permissions.models import Institution, User
 from permissions.services import admission_remove, admission_set
 from tests import factories
+from tests.browser_kit import (
+    PASSWORD,
+    TIMEOUT_MS,
+    argon2_password,
+    off_the_browser_thread,
+    require_chromium,
+)
 from tests.conftest import World
 from tests.e2ee.tty import run_with_passphrase
 from tests.live import LiveServer, daphne_server
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PASSWORD = "correct horse battery staple"
-TIMEOUT_MS = 15_000
-T = TypeVar("T")
 
 AGE = shutil.which("age")
 # A name in several scripts, as people name their files.
@@ -87,20 +73,14 @@ class Scene:
 
 @pytest.fixture
 def scene(transactional_db: None, world: World, tmp_path: Path) -> Iterator[Scene]:
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing (bash scripts/browser-up)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_chromium()
     prosecutors = factories.make_institution("fiscalia-peru", country="PE", kind="prosecution")
     factories.admit(world.channel, prosecutors, "participant")
     guest = factories.make_user("gabriela", institution=prosecutors)
     latecomers = factories.make_institution("policia-nacional", country="CO")
     lucia = factories.make_user("lucia", institution=latecomers)
     people = [world.owner, world.member, world.observer, guest, lucia]
-    hasher = Argon2PasswordHasher()  # the server's hasher; the test settings' MD5 is not
-    password = hasher.encode(PASSWORD, hasher.salt())
-    User.objects.filter(pk__in=[user.pk for user in people]).update(password=password)
+    User.objects.filter(pk__in=[user.pk for user in people]).update(password=argon2_password())
     tokens = {user.username: factories.token_for(user) for user in people}
     media_root = tmp_path / "media"
     media_root.mkdir()
@@ -112,56 +92,6 @@ def scene(transactional_db: None, world: World, tmp_path: Path) -> Iterator[Scen
             latecomers=latecomers,
             tokens=tokens,
         )
-
-
-@pytest.fixture
-def playwright(scene: Scene) -> Iterator[Playwright]:
-    # After `scene`: the database work is done before Playwright's loop starts.
-    with sync_playwright() as p:
-        p.selectors.set_test_id_attribute("data-testid")
-        yield p
-
-
-@pytest.fixture
-def browser(playwright: Playwright, scene: Scene) -> Iterator[Browser]:
-    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-    yield browser
-    browser.close()
-    assert scene.page_errors == [], "the pages raised errors"
-
-
-@pytest.fixture
-def api(playwright: Playwright, scene: Scene) -> Iterator[Callable[[str], APIRequestContext]]:
-    clients: dict[str, APIRequestContext] = {}
-
-    def client(username: str) -> APIRequestContext:
-        if username not in clients:
-            clients[username] = playwright.request.new_context(
-                base_url=scene.server.http,
-                extra_http_headers={"Authorization": f"Bearer {scene.tokens[username]}"},
-            )
-        return clients[username]
-
-    yield client
-    for context in clients.values():
-        context.dispose()
-
-
-def off_the_browser_thread(work: Callable[[], T]) -> T:
-    """Database work in a thread of its own: Django refuses ORM calls from the thread where
-    Playwright's sync API runs its event loop."""
-
-    def run() -> T:
-        try:
-            return work()
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result()
-
-
-# --- what a user does ------------------------------------------------------------------
 
 
 def sign_in(browser: Browser, scene: Scene, username: str) -> tuple[BrowserContext, Page]:
