@@ -72,18 +72,34 @@ def test_unlisted_channels_are_404_for_non_members(world: World) -> None:
         access_channel(world.observer, world.channel.slug, Need.POST)
 
 
-def test_the_list_answer_matches_the_single_answer(world: World) -> None:
-    other = factories.make_channel("other")
+def test_the_three_ways_of_asking_give_the_same_answer(world: World) -> None:
+    """access_channel (one SQL statement, every frame), channel_access and
+    channel_access_many (the ORM) must never drift apart."""
+    other = factories.make_channel("other", listed=False)
     factories.admit(other, world.outsider_institution, "observer")
+    banned = factories.make_user("banned", institution=world.participant_institution)
+    services.ban_create(actor=None, channel=world.channel, user=banned)
+    retired = factories.make_institution("retired")
+    factories.admit(world.channel, retired, "participant")
+    pensioner = factories.make_user("pensioner", institution=retired)
+    retired.active = False
+    retired.save()
     channels = [world.channel, other]
-    for user in (world.owner, world.member, world.observer, world.outsider):
+    people = [world.owner, world.member, world.observer, world.outsider, banned, pensioner]
+    for user in [User.objects.select_related("institution").get(pk=u.pk) for u in people]:
         many = channel_access_many(user, channels)
         for channel in channels:
             single = channel_access(user, channel)
-            assert (many[channel.pk].role, many[channel.pk].is_moderator) == (
-                single.role,
-                single.is_moderator,
-            )
+            answers = {
+                (many[channel.pk].role, many[channel.pk].is_moderator, many[channel.pk].is_member),
+                (single.role, single.is_moderator, single.is_member),
+            }
+            try:
+                raw = access_channel(user, channel.slug, Need.READ)
+                answers.add((raw.role, raw.is_moderator, raw.is_member))
+            except (Forbidden, NotFound):
+                assert not single.can_read, (user, channel)
+            assert len(answers) == 1, (user.username, channel.slug, answers)
 
 
 def test_only_moderators_of_that_channel_change_admissions(world: World) -> None:
