@@ -27,7 +27,7 @@ from channels_app.payloads import MessagePayload, message_payload
 from channels_app.schemas import PingFrame, SendFrame, SubscribeFrame, UnsubscribeFrame
 from exchange.errors import BadRequest, NotAuthenticated, ServiceError, TooLarge
 from exchange.fanout import local_fanout
-from exchange.realtime import attach_to_running_loop, user_group
+from exchange.realtime import attach_to_running_loop, token_group, user_group
 from permissions.access import ChannelAccess, Need, access_channel, channel_access
 from permissions.models import User
 
@@ -91,12 +91,20 @@ class ChannelSocket(AsyncWebsocketConsumer):
         self.subscriptions = {}
         attach_to_running_loop()
         await self.channel_layer.group_add(user_group(self.user_id), self.channel_name)
+        if self.scope.get("token_id") is not None:
+            await self.channel_layer.group_add(
+                token_group(self.scope["token_id"]), self.channel_name
+            )
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
         if not hasattr(self, "user_id"):
             return
         await self.channel_layer.group_discard(user_group(self.user_id), self.channel_name)
+        if self.scope.get("token_id") is not None:
+            await self.channel_layer.group_discard(
+                token_group(self.scope["token_id"]), self.channel_name
+            )
         for channel_id in list(self.subscriptions):
             await self._drop(channel_id)
 
@@ -256,6 +264,10 @@ class ChannelSocket(AsyncWebsocketConsumer):
             if user is None or not channel_access(user, channel).can_read:
                 lost.append(channel.pk)
         return lost
+
+    async def token_revoked(self, event: dict[str, Any]) -> None:
+        """The bearer token this socket was opened with was revoked."""
+        await self.close(code=4401)
 
     async def epoch_new(self, event: dict[str, Any]) -> None:
         sub = self.subscriptions.get(event["channel_id"])

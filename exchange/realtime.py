@@ -38,6 +38,10 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
+def token_group(token_id: int) -> str:
+    return f"token.{token_id}"
+
+
 def attach_to_running_loop() -> None:
     """Called on the server's event loop (by the socket consumer) to start the outbox."""
     global _loop, _outbox, _drainer

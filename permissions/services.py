@@ -22,7 +22,7 @@ from django_countries import countries
 from guardian.shortcuts import assign_perm, remove_perm
 
 from exchange.errors import BadRequest, Forbidden, NotFound
-from exchange.realtime import channel_group, send_on_commit, user_group
+from exchange.realtime import channel_group, send_on_commit, token_group, user_group
 from permissions.access import (
     MODERATE,
     POST,
@@ -260,6 +260,12 @@ def token_issue(*, user: User, name: str = "", expires_days: int | None = None) 
 
 def token_authenticate(secret: str) -> User | None:
     """The active user a bearer token belongs to, or None if unknown, expired or revoked."""
+    token = token_lookup(secret)
+    return token.user if token is not None else None
+
+
+def token_lookup(secret: str) -> ApiToken | None:
+    """The valid token (with its active user loaded) a secret names, or None."""
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
         return None
     token = (
@@ -272,7 +278,7 @@ def token_authenticate(secret: str) -> User | None:
         return None
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=5):
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.user
+    return token
 
 
 def token_revoke(*, user: User, token_id: int) -> None:
@@ -281,3 +287,5 @@ def token_revoke(*, user: User, token_id: int) -> None:
     )
     if not updated:
         raise NotFound("No such active token.")
+    # Sockets opened with the token close at once, not at their next reconnect.
+    send_on_commit(token_group(token_id), {"type": "token.revoked"})

@@ -16,7 +16,7 @@ from channels.db import database_sync_to_async
 from channels.security.websocket import AllowedHostsOriginValidator
 from django.contrib.auth.models import AnonymousUser
 
-from permissions.services import token_authenticate
+from permissions.services import token_lookup
 
 Scope = dict[str, Any]
 
@@ -38,6 +38,11 @@ class TokenOrSessionAuthMiddleware:
         secret = _bearer_secret(scope)
         if secret is None:
             return await self.cookie_app(scope, receive, send)
-        user = await database_sync_to_async(token_authenticate)(secret) if secret else None
-        scope = {**scope, "user": user or AnonymousUser(), "auth_method": "token"}
+        token = await database_sync_to_async(token_lookup)(secret) if secret else None
+        scope = {
+            **scope,
+            "user": token.user if token is not None else AnonymousUser(),
+            "auth_method": "token",
+            "token_id": token.pk if token is not None else None,
+        }
         return await self.app(scope, receive, send)

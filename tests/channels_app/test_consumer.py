@@ -792,3 +792,28 @@ async def test_a_frame_from_a_user_deactivated_without_notice_closes_the_socket(
         closing = await socket.receive_output(timeout=1)
         assert (closing["type"], closing.get("code")) == ("websocket.close", 4401)
     assert await sync(Message.objects.exists)() is False
+
+
+async def test_revoking_a_token_closes_the_sockets_opened_with_it_and_no_others(
+    world: World,
+) -> None:
+    """A stolen token, revoked: the thief's open socket must not outlive it."""
+    revoked_secret = await sync(factories.token_for)(world.member)
+    kept_secret = await sync(factories.token_for)(world.member)
+    _, doomed = await handshake([(b"authorization", f"Bearer {revoked_secret}".encode())])
+    _, kept = await handshake([(b"authorization", f"Bearer {kept_secret}".encode())])
+    try:
+        await subscribe(doomed)
+        await subscribe(kept)
+        token = await sync(
+            lambda: ApiToken.objects.filter(user=world.member).order_by("created_at").first()
+        )()
+        assert token is not None
+        await sync(access_services.token_revoke)(user=world.member, token_id=token.pk)
+        closed = await doomed.receive_output(timeout=1)
+        assert closed == {"type": "websocket.close", "code": 4401}
+        await kept.send_json_to({"type": "ping"})
+        assert await receive(kept) == {"type": "pong"}
+    finally:
+        await doomed.disconnect()
+        await kept.disconnect()
