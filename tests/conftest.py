@@ -86,13 +86,22 @@ def redis_url() -> str:
 
 @pytest.fixture(scope="session", autouse=True)
 def _close_database_pools(django_db_setup: None, django_db_blocker) -> Iterator[None]:  # type: ignore[no-untyped-def]
-    """Give back pooled PostgreSQL connections before the test database is dropped."""
+    """Give back pooled PostgreSQL connections before the test database is dropped, and
+    end the sessions of server processes the tests started: PostgreSQL ends a backend a
+    moment after its client process is gone, and DROP DATABASE refuses while it lives."""
     yield
     from django.db import connections
 
     with django_db_blocker.unblock():
         for alias in connections:
-            close_pool = getattr(connections[alias], "close_pool", None)
+            connection = connections[alias]
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+            close_pool = getattr(connection, "close_pool", None)
             if close_pool is not None:
                 close_pool()
 
