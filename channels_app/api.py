@@ -12,7 +12,7 @@ from pydantic import Field
 
 from channels_app import selectors, services
 from channels_app.key_services import current_epoch
-from channels_app.payloads import message_payload
+from channels_app.payloads import institution_ref, message_payload
 from channels_app.schemas import MessageDraft, MessageEdit
 from permissions.access import Need, access_channel
 from permissions.api import request_user
@@ -99,9 +99,7 @@ def _channel_out(entry: selectors.CatalogueEntry) -> dict[str, object]:
         "archived": channel.archived,
         "history_visibility": channel.history_visibility,
         "max_handling_code": channel.max_handling_code,
-        "institutions": [
-            {"slug": i.slug, "name": i.name, "country": str(i.country)} for i in entry.institutions
-        ],
+        "institutions": [institution_ref(i) for i in entry.institutions],
         "is_member": access.is_member,
         "role": "moderator" if access.is_moderator else (access.role if access.is_member else None),
         "is_moderator": access.is_moderator,
@@ -191,15 +189,7 @@ def member_list(request: HttpRequest, slug: str) -> list[dict[str, object]]:
         {
             "username": m.user.username,
             "display_name": m.user.shown_name,
-            "institution": (
-                {
-                    "slug": m.user.institution.slug,
-                    "name": m.user.institution.name,
-                    "country": str(m.user.institution.country),
-                }
-                if m.user.institution
-                else None
-            ),
+            "institution": institution_ref(m.user.institution),
             "role": m.role,
             "public_key": keys.get(m.user.username),
         }

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import TypedDict
 
 from channels_app.models import Message
+from permissions.models import Institution
 
 
 class InstitutionPayload(TypedDict):
@@ -41,6 +42,13 @@ class MessagePayload(TypedDict):
     deleted: bool
 
 
+def institution_ref(institution: Institution | None) -> InstitutionPayload | None:
+    """How an institution appears beside content: in messages, members and the catalogue."""
+    if institution is None:
+        return None
+    return {"slug": institution.slug, "name": institution.name, "country": str(institution.country)}
+
+
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
 
@@ -60,15 +68,7 @@ def message_payload(message: Message, *, channel_slug: str | None = None) -> Mes
         "author": {
             "username": author.username,
             "display_name": author.shown_name,
-            "institution": (
-                {
-                    "slug": institution.slug,
-                    "name": institution.name,
-                    "country": str(institution.country),
-                }
-                if institution
-                else None
-            ),
+            "institution": institution_ref(institution),
         },
         "body": "" if message.deleted_at else message.body,
         "html": "" if message.deleted_at else message.html,
