@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "ninja",
     "permissions",
     "channels_app",
+    "audit",
 ]
 
 MIDDLEWARE = [
