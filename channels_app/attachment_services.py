@@ -17,6 +17,7 @@ from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 
+from audit.chain import record
 from channels_app.ciphertext import clean_age_file
 from channels_app.models import Attachment, Epoch
 from exchange.errors import BadRequest, Conflict, NotFound, TooLarge
@@ -55,7 +56,7 @@ def attachment_upload(
     name = default_storage.save(f"attachments/{channel.pk}/{uuid.uuid4().hex}.age", file)
     try:
         with transaction.atomic():
-            return Attachment.objects.create(
+            attachment = Attachment.objects.create(
                 channel=channel,
                 epoch=current,
                 uploader=actor,
@@ -64,6 +65,18 @@ def attachment_upload(
                 sha256=digest.hexdigest(),
                 meta=meta_bytes,
             )
+            record(
+                action="attachment.uploaded",
+                actor=actor,
+                channel=channel,
+                target=f"attachment:{attachment.pk}",
+                data={
+                    "epoch": current.number,
+                    "size": attachment.size,
+                    "sha256": attachment.sha256,
+                },
+            )
+            return attachment
     except Exception:
         default_storage.delete(name)  # nothing left behind
         raise
@@ -79,8 +92,16 @@ def attachment_for_reader(*, actor: User, attachment_id: int) -> Attachment:
     return attachment
 
 
-def attachment_open(attachment: Attachment) -> IO[bytes]:
-    return default_storage.open(attachment.storage_name, "rb")
+def attachment_open(*, actor: User, attachment: Attachment) -> IO[bytes]:
+    """Open the stored age file for a reader already checked, and audit the download."""
+    handle = default_storage.open(attachment.storage_name, "rb")
+    record(
+        action="attachment.downloaded",
+        actor=actor,
+        channel=attachment.channel,
+        target=f"attachment:{attachment.pk}",
+    )
+    return handle
 
 
 def attachments_for_message(*, actor: User, channel_id: int, ids: list[int]) -> list[Attachment]:

@@ -66,11 +66,10 @@ def attachment_upload(
     summary="The stored age file, byte for byte",
 )
 def attachment_download(request: HttpRequest, attachment_id: int) -> StreamingHttpResponse:
-    attachment = attachment_services.attachment_for_reader(
-        actor=request_user(request), attachment_id=attachment_id
-    )
+    actor = request_user(request)
+    attachment = attachment_services.attachment_for_reader(actor=actor, attachment_id=attachment_id)
     response = StreamingHttpResponse(
-        _chunks(attachment_services.attachment_open(attachment)),
+        _chunks(attachment_services.attachment_open(actor=actor, attachment=attachment)),
         content_type="application/octet-stream",
     )
     response["Content-Disposition"] = f'attachment; filename="attachment-{attachment.pk}.age"'

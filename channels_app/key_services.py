@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit.chain import record
 from channels_app.ciphertext import clean_age_file, clean_recipient
 from channels_app.models import Channel, Epoch, HistoryVisibility, IdentityKey, KeyBackup, KeyShare
 from channels_app.selectors import current_keys
@@ -51,6 +52,12 @@ def identity_key_set(*, actor: User, public_key: str) -> IdentityKey:
             current.replaced_at = timezone.now()
             current.save(update_fields=["replaced_at"])
         key = IdentityKey.objects.create(user=actor, public_key=public_key)
+        record(
+            action="identity_key.registered",
+            actor=actor,
+            target=f"user:{actor.username}",
+            data={"replaced_previous": current is not None},
+        )
         channels = list(Channel.objects.all())
         for channel_id, access in channel_access_many(actor, channels).items():
             if access.can_read:
@@ -67,8 +74,15 @@ def key_backup_set(*, actor: User, backup: bytes) -> KeyBackup:
     if len(backup) > MAX_BACKUP_BYTES:
         raise BadRequest(f"A backup is at most {MAX_BACKUP_BYTES} bytes.", field="backup")
     clean_age_file(backup, field="backup", stanza="scrypt")
-    record, _ = KeyBackup.objects.update_or_create(user=actor, defaults={"data": backup})
-    return record
+    with transaction.atomic():
+        stored, created = KeyBackup.objects.update_or_create(user=actor, defaults={"data": backup})
+        record(
+            action="key_backup.stored",
+            actor=actor,
+            target=f"user:{actor.username}",
+            data={"replaced_previous": not created},
+        )
+    return stored
 
 
 def key_backup_of(user: User) -> KeyBackup | None:
@@ -158,6 +172,17 @@ def epoch_create(
                 )
                 for username, ciphertext in drafts.items()
             )
+            record(
+                action="epoch.created",
+                actor=actor,
+                channel=channel,
+                target=f"epoch:{channel.slug}/{number}",
+                data={
+                    "epoch": number,
+                    "recipients": sorted(drafts),
+                    "rotated_stale": bool(current and current.stale),
+                },
+            )
             send_on_commit(
                 channel_group(channel.pk),
                 {"type": "epoch.new", "channel_id": channel.pk, "epoch": number},
@@ -239,6 +264,7 @@ def shares_deliver(*, actor: User, channel_slug: str, shares: list[ShareDraft]) 
             )
         )
         created = 0
+        delivered: list[list[object]] = []
         for draft, ciphertext in cleaned:
             assert draft.epoch is not None  # noqa: S101  (checked against pending above)
             _, made = KeyShare.objects.get_or_create(
@@ -249,7 +275,16 @@ def shares_deliver(*, actor: User, channel_slug: str, shares: list[ShareDraft]) 
             )
             if made:
                 created += 1
+                delivered.append([draft.epoch, draft.username])
                 _announce_share(users[draft.username], channel, draft.epoch)
+        if delivered:
+            record(
+                action="shares.delivered",
+                actor=actor,
+                channel=channel,
+                target=f"channel:{channel.slug}",
+                data={"shares": delivered},
+            )
     return created
 
 

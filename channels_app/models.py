@@ -209,3 +209,38 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return f"attachment {self.pk} in {self.channel_id}"
+
+
+class ReportState(models.TextChoices):
+    OPEN = "open", _("Open")
+    RESOLVED = "resolved", _("Resolved")
+
+
+class Report(models.Model):
+    """A member points a message out to the channel's moderators (never to platform staff)."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reports")
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField(max_length=1000)
+    state = models.CharField(max_length=16, choices=ReportState.choices, default=ReportState.OPEN)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.TextField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "reporter"],
+                condition=models.Q(state="open"),
+                name="report_one_open_per_reporter",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"report {self.pk} on message {self.message_id} ({self.state})"

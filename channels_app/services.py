@@ -12,6 +12,7 @@ from uuid import UUID
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from audit.chain import record
 from channels_app.attachment_services import attachments_for_message
 from channels_app.events import message_event_on_commit
 from channels_app.markdown import render_markdown
@@ -182,6 +183,14 @@ def message_delete(*, actor: User, message_id: int) -> Message:
         return _load(message.pk)
     with transaction.atomic():
         Message.objects.filter(pk=message.pk).update(body="", html="", deleted_at=timezone.now())
+        by_moderator = message.author_id != actor.pk
+        record(
+            action="message.deleted_by_moderator" if by_moderator else "message.deleted",
+            actor=actor,
+            channel=message.channel,
+            target=f"message:{message.pk}",
+            data={"seq": message.seq, "author_id": message.author_id},
+        )
         message = _load(message.pk)
         message_event_on_commit("message.deleted", message)
     return message

@@ -149,3 +149,49 @@ class ChannelGroupObjectPermission(GroupObjectPermissionBase):
     """Direct foreign-key permissions of institution groups on a channel."""
 
     content_object = models.ForeignKey("channels_app.Channel", on_delete=models.CASCADE)
+
+
+class AccessRequestState(models.TextChoices):
+    OPEN = "open", _("Open")
+    APPROVED = "approved", _("Approved")
+    DECLINED = "declined", _("Declined")
+
+
+class AccessRequest(models.Model):
+    """An institution asks, through one of its members, to take part in a channel.
+
+    At most one request per institution and channel is open at a time; the channel's
+    moderators approve it (with the role they choose) or decline it.
+    """
+
+    channel = models.ForeignKey(
+        "channels_app.Channel", on_delete=models.CASCADE, related_name="access_requests"
+    )
+    institution = models.ForeignKey(
+        Institution, on_delete=models.CASCADE, related_name="access_requests"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    note = models.TextField(max_length=1000, blank=True)
+    state = models.CharField(
+        max_length=16, choices=AccessRequestState.choices, default=AccessRequestState.OPEN
+    )
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "institution"],
+                condition=models.Q(state="open"),
+                name="access_request_one_open_per_institution",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.institution_id} asks for {self.channel_id} ({self.state})"

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django_countries import countries
 from guardian.shortcuts import assign_perm, remove_perm
 
+from audit.chain import record
 from exchange.errors import BadRequest, Forbidden, NotFound
 from exchange.realtime import channel_group, send_on_commit, token_group, user_group
 from permissions.access import (
@@ -53,7 +54,7 @@ def _check_moderator(actor: User | None, channel: Channel) -> None:
         require(channel_access(actor, channel), Need.MODERATE)
 
 
-def _mark_epoch_stale(channel: Channel) -> None:
+def _mark_epoch_stale(channel: Channel, *, actor: User | None, reason: str) -> None:
     """Someone left: nothing more may be encrypted to the current channel key (SPEC §5).
 
     The epoch model belongs to channels_app; it is reached by name so that this app
@@ -64,6 +65,13 @@ def _mark_epoch_stale(channel: Channel) -> None:
     if current is not None and not current.stale:
         current.stale = True
         current.save(update_fields=["stale"])
+        record(
+            action="epoch.stale",
+            actor=actor,
+            channel=channel,
+            target=f"epoch:{channel.slug}/{current.number}",
+            data={"epoch": current.number, "reason": reason},
+        )
     send_on_commit(channel_group(channel.pk), {"type": "members.changed", "channel_id": channel.pk})
 
 
@@ -73,7 +81,9 @@ def _announce_access_change(channel: Channel, users: list[int]) -> None:
         send_on_commit(user_group(user_id), {"type": "access.changed", "channel_id": channel.pk})
 
 
-def institution_upsert(*, slug: str, name: str, country: str, kind: str) -> Institution:
+def institution_upsert(
+    *, slug: str, name: str, country: str, kind: str, actor: User | None = None
+) -> Institution:
     """Create an institution, or bring an existing one (same slug) to these values."""
     country = country.upper()
     if country not in countries:
@@ -84,6 +94,7 @@ def institution_upsert(*, slug: str, name: str, country: str, kind: str) -> Inst
         )
     with transaction.atomic():
         institution = Institution.objects.select_for_update().filter(slug=slug).first()
+        created = institution is None
         if institution is None:
             group = Group.objects.create(name=f"institution:{slug}")
             institution = Institution(slug=slug, group=group)
@@ -94,6 +105,12 @@ def institution_upsert(*, slug: str, name: str, country: str, kind: str) -> Inst
             field, errors = next(iter(exc.message_dict.items()))
             raise BadRequest(f"{field}: {' '.join(errors)}", field=field) from None
         institution.save()
+        record(
+            action="institution.created" if created else "institution.updated",
+            actor=actor,
+            target=f"institution:{slug}",
+            data={"name": name, "country": country, "kind": kind},
+        )
     return institution
 
 
@@ -106,6 +123,7 @@ def user_upsert(
     password: str | None = None,
     is_focal_point: bool = False,
     is_staff: bool = False,
+    actor: User | None = None,
 ) -> User:
     """Create a user of an institution (or a platform admin), or update an existing one.
 
@@ -115,6 +133,7 @@ def user_upsert(
         raise BadRequest("Every user except platform admins belongs to an institution.")
     with transaction.atomic():
         user = User.objects.select_for_update().filter(username=username).first()
+        created = user is None
         if user is None:
             user = User(username=username)
             user.set_unusable_password()
@@ -135,6 +154,17 @@ def user_upsert(
         user.save()
         if institution is not None:
             user.groups.add(institution.group)
+        record(
+            action="user.created" if created else "user.updated",
+            actor=actor,
+            target=f"user:{username}",
+            data={
+                "institution": institution.slug if institution else None,
+                "focal_point": is_focal_point,
+                "staff": is_staff,
+                "password_set": password is not None,
+            },
+        )
     return user
 
 
@@ -149,7 +179,7 @@ def user_set_active(*, actor: User | None, user: User, active: bool) -> User:
             channels = list(apps.get_model("channels_app", "Channel").objects.all())
             for access in channel_access_many(user, channels).values():
                 if access.can_read:
-                    _mark_epoch_stale(access.channel)
+                    _mark_epoch_stale(access.channel, actor=actor, reason="user deactivated")
         user.is_active = active
         user.save(update_fields=["is_active"])
         if not active:
@@ -176,8 +206,23 @@ def admission_set(
             channel=channel, institution=institution, defaults={"role": role, "admitted_by": actor}
         )
         if not created and admission.role != role:
+            record(
+                action="admission.role_changed",
+                actor=actor,
+                channel=channel,
+                target=f"institution:{institution.slug}",
+                data={"from": admission.role, "to": role},
+            )
             admission.role = role
             admission.save(update_fields=["role"])
+        elif created:
+            record(
+                action="admission.created",
+                actor=actor,
+                channel=channel,
+                target=f"institution:{institution.slug}",
+                data={"role": role},
+            )
         assign_perm(VIEW, institution.group, channel)
         if role == AdmissionRole.PARTICIPANT:
             assign_perm(POST, institution.group, channel)
@@ -187,7 +232,7 @@ def admission_set(
         if created and channel.history_visibility == "since_join":
             # Newcomers get a fresh epoch with no back-link, not the key to what came
             # before they joined (SPEC §5).
-            _mark_epoch_stale(channel)
+            _mark_epoch_stale(channel, actor=actor, reason="institution admitted (since_join)")
         elif created:
             send_on_commit(
                 channel_group(channel.pk), {"type": "members.changed", "channel_id": channel.pk}
@@ -202,28 +247,44 @@ def admission_remove(*, actor: User | None, channel: Channel, institution: Insti
         deleted, _ = Admission.objects.filter(channel=channel, institution=institution).delete()
         if not deleted:
             raise NotFound("That institution is not admitted to this channel.")
+        record(
+            action="admission.removed",
+            actor=actor,
+            channel=channel,
+            target=f"institution:{institution.slug}",
+        )
         remove_perm(VIEW, institution.group, channel)
         remove_perm(POST, institution.group, channel)
-        _mark_epoch_stale(channel)
+        _mark_epoch_stale(channel, actor=actor, reason="institution removed")
         _announce_access_change(channel, list(institution.users.values_list("pk", flat=True)))
 
 
 def ban_create(*, actor: User | None, channel: Channel, user: User) -> Ban:
     _check_moderator(actor, channel)
     with transaction.atomic():
-        ban, _ = Ban.objects.get_or_create(
+        ban, created = Ban.objects.get_or_create(
             channel=channel, user=user, defaults={"banned_by": actor}
         )
-        _mark_epoch_stale(channel)
+        if not created:
+            return ban
+        record(action="ban.created", actor=actor, channel=channel, target=f"user:{user.username}")
+        _mark_epoch_stale(channel, actor=actor, reason="user banned")
         _announce_access_change(channel, [user.pk])
     return ban
 
 
 def ban_remove(*, actor: User | None, channel: Channel, user: User) -> None:
     _check_moderator(actor, channel)
-    deleted, _ = Ban.objects.filter(channel=channel, user=user).delete()
-    if not deleted:
-        raise NotFound("That user is not banned from this channel.")
+    with transaction.atomic():
+        deleted, _ = Ban.objects.filter(channel=channel, user=user).delete()
+        if not deleted:
+            raise NotFound("That user is not banned from this channel.")
+        record(action="ban.removed", actor=actor, channel=channel, target=f"user:{user.username}")
+        # Welcome back: their clients will need the current epoch's share.
+        send_on_commit(
+            channel_group(channel.pk), {"type": "members.changed", "channel_id": channel.pk}
+        )
+        _announce_access_change(channel, [user.pk])
 
 
 def moderator_appoint(*, actor: User | None, channel: Channel, user: User) -> None:
@@ -232,7 +293,15 @@ def moderator_appoint(*, actor: User | None, channel: Channel, user: User) -> No
         raise Forbidden("Only platform admins appoint moderators.")
     if not user.is_active:
         raise BadRequest("An inactive user cannot moderate.", field="username")
-    assign_perm(MODERATE, user, channel)
+    with transaction.atomic():
+        assign_perm(MODERATE, user, channel)
+        record(
+            action="moderator.appointed",
+            actor=actor,
+            channel=channel,
+            target=f"user:{user.username}",
+        )
+        _announce_access_change(channel, [user.pk])
 
 
 def _hash_secret(secret: str) -> str:
@@ -248,13 +317,20 @@ def token_issue(*, user: User, name: str = "", expires_days: int | None = None) 
     if not user.is_active:
         raise BadRequest("An inactive user cannot hold tokens.", field="username")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    ApiToken.objects.create(
-        user=user,
-        name=name[:100],
-        prefix=secret[:12],
-        secret_hash=_hash_secret(secret),
-        expires_at=timezone.now() + timedelta(days=days),
-    )
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=user,
+            name=name[:100],
+            prefix=secret[:12],
+            secret_hash=_hash_secret(secret),
+            expires_at=timezone.now() + timedelta(days=days),
+        )
+        record(
+            action="token.issued",
+            actor=user,
+            target=f"token:{token.pk}",
+            data={"name": token.name, "expires_at": token.expires_at.isoformat()},
+        )
     return secret
 
 
@@ -282,10 +358,12 @@ def token_lookup(secret: str) -> ApiToken | None:
 
 
 def token_revoke(*, user: User, token_id: int) -> None:
-    updated = ApiToken.objects.filter(pk=token_id, user=user, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
-    if not updated:
-        raise NotFound("No such active token.")
+    with transaction.atomic():
+        updated = ApiToken.objects.filter(pk=token_id, user=user, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        if not updated:
+            raise NotFound("No such active token.")
+        record(action="token.revoked", actor=user, target=f"token:{token_id}")
     # Sockets opened with the token close at once, not at their next reconnect.
     send_on_commit(token_group(token_id), {"type": "token.revoked"})
