@@ -21,10 +21,18 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from pydantic import BaseModel, ValidationError
 
-from channels_app import key_services, selectors, services
+from channels_app import key_services, reports, selectors, services
 from channels_app.models import Channel
 from channels_app.payloads import MessagePayload, message_payload
-from channels_app.schemas import PingFrame, SendFrame, SubscribeFrame, UnsubscribeFrame
+from channels_app.schemas import (
+    DeleteFrame,
+    EditFrame,
+    PingFrame,
+    ReportFrame,
+    SendFrame,
+    SubscribeFrame,
+    UnsubscribeFrame,
+)
 from exchange.errors import BadRequest, NotAuthenticated, ServiceError, TooLarge
 from exchange.fanout import local_fanout
 from exchange.realtime import attach_to_running_loop, token_group, user_group
@@ -38,6 +46,9 @@ FRAMES: dict[str, type[BaseModel]] = {
     "subscribe": SubscribeFrame,
     "unsubscribe": UnsubscribeFrame,
     "message.send": SendFrame,
+    "message.edit": EditFrame,
+    "message.delete": DeleteFrame,
+    "message.report": ReportFrame,
     "ping": PingFrame,
 }
 
@@ -132,7 +143,7 @@ class ChannelSocket(AsyncWebsocketConsumer):
                 raise BadRequest("A frame is a JSON object.") from None
             if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
                 raise BadRequest('A frame is a JSON object with a string "type".')
-            ref = raw.get("client_id") if isinstance(raw.get("client_id"), str) else None
+            ref = next((raw[k] for k in ("client_id", "ref") if isinstance(raw.get(k), str)), None)
             schema = FRAMES.get(raw["type"])
             if schema is None:
                 raise BadRequest(f"Unknown frame type {raw['type'][:40]!r}.", field="type")
@@ -225,6 +236,47 @@ class ChannelSocket(AsyncWebsocketConsumer):
             handling_code=frame.handling_code,
         )
         return message_payload(message), created
+
+    async def on_message_edit(self, frame: EditFrame) -> None:
+        message = await database_sync_to_async(self._edit)(frame)
+        await self._done(frame, message=message)
+
+    def _edit(self, frame: EditFrame) -> MessagePayload:
+        return message_payload(
+            services.message_edit(
+                actor=self._fresh_user(), message_id=frame.message, body=frame.body
+            )
+        )
+
+    async def on_message_delete(self, frame: DeleteFrame) -> None:
+        message = await database_sync_to_async(self._delete)(frame)
+        await self._done(frame, message=message)
+
+    def _delete(self, frame: DeleteFrame) -> MessagePayload:
+        return message_payload(
+            services.message_delete(actor=self._fresh_user(), message_id=frame.message)
+        )
+
+    async def on_message_report(self, frame: ReportFrame) -> None:
+        report_id = await database_sync_to_async(self._report)(frame)
+        await self._done(frame, report=report_id)
+
+    def _report(self, frame: ReportFrame) -> int:
+        return reports.report_file(
+            actor=self._fresh_user(), message_id=frame.message, reason=frame.reason
+        ).pk
+
+    def _fresh_user(self) -> User:
+        """The user as the database has them now, for services that check access through
+        the ORM (`channel_access` reads the institution from the user object)."""
+        return _load_user(self.user_id)
+
+    async def _done(self, frame: EditFrame | DeleteFrame | ReportFrame, **result: Any) -> None:
+        """Answer a frame about one message: `done`, naming the frame and echoing `ref`."""
+        answer: dict[str, Any] = {"type": "done", "of": frame.type, **result}
+        if frame.ref is not None:
+            answer["ref"] = frame.ref
+        await self.send_json(answer)
 
     # --- events from the channel layer ---------------------------------------------
 

@@ -15,7 +15,6 @@ from audit.chain import record
 from channels_app.models import Channel, Message, Report, ReportState
 from channels_app.services import message_delete
 from exchange.errors import BadRequest, Conflict, NotFound
-from exchange.realtime import channel_group, send_on_commit
 from permissions.access import Need, channel_access, require
 from permissions.models import User
 
@@ -29,11 +28,6 @@ def _clean(text: str, *, field: str, required: bool) -> str:
     if len(text) > MAX_TEXT:
         raise BadRequest(f"{field} is at most {MAX_TEXT} characters.", field=field)
     return text
-
-
-def _announce(channel: Channel) -> None:
-    # Moderators' pages refresh their list of open reports; members learn nothing.
-    send_on_commit(channel_group(channel.pk), {"type": "reports.changed", "channel_id": channel.pk})
 
 
 def report_file(*, actor: User, message_id: int, reason: str) -> Report:
@@ -54,7 +48,6 @@ def report_file(*, actor: User, message_id: int, reason: str) -> Report:
                 target=f"message:{message.pk}",
                 data={"report_id": report.pk, "seq": message.seq},
             )
-            _announce(message.channel)
     except IntegrityError:
         raise Conflict("You already reported this message.") from None
     return report
@@ -104,5 +97,4 @@ def report_resolve(
             target=f"message:{report.message_id}",
             data={"report_id": report.pk, "message_deleted": delete_message},
         )
-        _announce(channel)
     return report

@@ -56,6 +56,27 @@ class PingFrame(Strict):
     type: Literal["ping"]
 
 
+class MessageFrame(Strict):
+    """A frame about one existing message; `ref`, if given, comes back in the answer."""
+
+    message: StrictInt = Field(ge=1)
+    ref: StrictStr | None = Field(default=None, max_length=64)
+
+
+class EditFrame(MessageFrame):
+    type: Literal["message.edit"]
+    body: StrictStr = Field(max_length=MAX_BODY)
+
+
+class DeleteFrame(MessageFrame):
+    type: Literal["message.delete"]
+
+
+class ReportFrame(MessageFrame):
+    type: Literal["message.report"]
+    reason: StrictStr = Field(min_length=1, max_length=1000)
+
+
 def _decode_base64(value: object) -> bytes:
     if not isinstance(value, str):
         raise ValueError("expected a base64 string")

@@ -14,11 +14,14 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer, SessionAuth
 
+from audit.api import router as audit_router
 from channels_app.api import router as channels_router
 from channels_app.attachments_api import router as attachments_router
 from channels_app.keys_api import router as keys_router
+from channels_app.reports_api import router as reports_router
 from exchange.errors import RateLimited, ServiceError
 from permissions.api import router as people_router
+from permissions.moderation_api import router as moderation_router
 from permissions.services import token_authenticate
 
 logger = logging.getLogger(__name__)
@@ -51,6 +54,9 @@ api.add_router("", people_router)
 api.add_router("", channels_router)
 api.add_router("", keys_router)
 api.add_router("", attachments_router)
+api.add_router("", moderation_router)
+api.add_router("", reports_router)
+api.add_router("", audit_router)
 
 
 def error_response(

@@ -223,3 +223,14 @@ def _tables() -> dict[str, str]:
         "institution": Institution,
     }
     return {name: quote(model._meta.db_table) for name, model in models.items()}
+
+
+def moderated_channel_ids(user: User) -> list[int]:
+    """The channels `user` moderates (guardian's `moderate_channel` on their account)."""
+    if not user.is_authenticated or not user.is_active:
+        return []
+    return list(
+        ChannelUserObjectPermission.objects.filter(
+            user_id=user.pk, permission__codename=MODERATE
+        ).values_list("content_object_id", flat=True)
+    )

@@ -8,8 +8,6 @@ approves it with the role they choose (the admission then goes through
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from django.apps import apps
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
@@ -19,11 +17,14 @@ from audit.chain import record
 from exchange.errors import BadRequest, Conflict, Forbidden, NotFound
 from exchange.realtime import send_on_commit, user_group
 from permissions.access import Need, access_channel, channel_access, require
-from permissions.models import AccessRequest, AccessRequestState, AdmissionRole, User
+from permissions.models import (
+    AccessRequest,
+    AccessRequestState,
+    Admission,
+    AdmissionRole,
+    User,
+)
 from permissions.services import admission_set
-
-if TYPE_CHECKING:
-    from channels_app.models import Channel
 
 MAX_NOTE = 1000
 
@@ -43,9 +44,12 @@ def request_file(*, actor: User, channel_slug: str, note: str = "") -> AccessReq
         access = access_channel(actor, channel_slug, Need.READ)
     except Forbidden:
         access = None  # listed, not a member: the one case a request makes sense
-    if access is not None:
-        raise Conflict("Your institution already takes part in this channel.")
     channel = apps.get_model("channels_app", "Channel").objects.get(slug=channel_slug)
+    admitted = Admission.objects.filter(channel=channel, institution_id=actor.institution_id)
+    if access is not None or admitted.exists():
+        # (A banned member's institution is admitted: the ban is a moderator's decision
+        # about one person, not something a request can undo.)
+        raise Conflict("Your institution already takes part in this channel.")
     if channel.archived:
         raise Conflict("This channel is archived.")
     note = _clean_note(note)
@@ -66,12 +70,27 @@ def request_file(*, actor: User, channel_slug: str, note: str = "") -> AccessReq
     return request
 
 
-def requests_for(*, actor: User, channel: Channel) -> QuerySet[AccessRequest]:
-    """Moderators see every request of their channel; others, their institution's own."""
+def requests_for(
+    *, actor: User, channel_slug: str, state: str | None = None
+) -> QuerySet[AccessRequest]:
+    """Moderators see every request of their channel; others, their institution's own.
+
+    The channel must be one the actor may see in the catalogue (listed, or theirs).
+    """
+    channel = apps.get_model("channels_app", "Channel").objects.filter(slug=channel_slug).first()
+    if channel is None:
+        raise NotFound("No such channel.")
+    access = channel_access(actor, channel)
+    if not channel.listed and not access.is_member:
+        raise NotFound("No such channel.")
+    if state is not None and state not in AccessRequestState.values:
+        raise BadRequest("state is open, approved or declined.", field="state")
     requests = AccessRequest.objects.filter(channel=channel).select_related(
-        "institution", "requested_by", "answered_by"
+        "channel", "institution", "requested_by", "answered_by"
     )
-    if channel_access(actor, channel).can_moderate:
+    if state is not None:
+        requests = requests.filter(state=state)
+    if access.can_moderate:
         return requests
     if actor.institution_id is None:
         return requests.none()
@@ -80,8 +99,8 @@ def requests_for(*, actor: User, channel: Channel) -> QuerySet[AccessRequest]:
 
 def _open_request_for_moderator(actor: User, request_id: int) -> AccessRequest:
     request = (
-        AccessRequest.objects.select_for_update()
-        .select_related("channel", "institution", "requested_by")
+        AccessRequest.objects.select_for_update(of=("self",))
+        .select_related("channel", "institution", "requested_by", "answered_by")
         .filter(pk=request_id)
         .first()
     )
