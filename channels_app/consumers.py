@@ -63,6 +63,8 @@ class Subscription:
     watermark: int = 0
     # Broadcasts that arrive while the backlog is read, held until `subscribed` is sent.
     held: list[dict[str, Any]] | None = field(default_factory=list)
+    # (admission role, is moderator) as last told to the client, to announce a change.
+    role: tuple[str | None, bool] | None = None
 
 
 def _load_user(user_id: int) -> User:
@@ -187,7 +189,9 @@ class ChannelSocket(AsyncWebsocketConsumer):
         # Listen before reading the backlog: a message committed in between is then both
         # in the backlog and broadcast (held until `subscribed` is out), and the watermark
         # drops the copy.
-        subscription = self.subscriptions[channel_id] = Subscription(slug=frame.channel)
+        subscription = self.subscriptions[channel_id] = Subscription(
+            slug=frame.channel, role=(access.role, access.is_moderator)
+        )
         await local_fanout().subscribe(channel_id, self)
         backlog = await database_sync_to_async(self._backlog)(access, frame.after)
         subscription.watermark = backlog[-1]["id"] if backlog else frame.after or 0
@@ -296,26 +300,47 @@ class ChannelSocket(AsyncWebsocketConsumer):
         await self.send(text_data=event["text"])
 
     async def access_changed(self, event: dict[str, Any]) -> None:
-        """Re-check access after an admission, ban or deactivation touched this user."""
+        """Re-check access after an admission, ban or deactivation touched this user.
+
+        A subscription the user lost ends with `channel.revoked`; one they keep with a
+        changed role (say, a downgrade to observer) gets `channel.role`, so the client
+        stops offering what the server would now refuse.
+        """
         changed = event.get("channel_id")
         targets = [changed] if changed is not None else list(self.subscriptions)
-        lost = await database_sync_to_async(self._lost_access)(
+        lost, kept = await database_sync_to_async(self._recheck)(
             [t for t in targets if t in self.subscriptions]
         )
         for channel_id in lost:
             slug = self.subscriptions[channel_id].slug
             await self._drop(channel_id)
             await self.send_json({"type": "channel.revoked", "channel": slug})
+        for channel_id, access in kept.items():
+            subscription = self.subscriptions[channel_id]
+            role = (access.role, access.is_moderator)
+            if subscription.role is not None and subscription.role != role:
+                await self.send_json(
+                    {
+                        "type": "channel.role",
+                        "channel": subscription.slug,
+                        "role": access.role,
+                        "is_moderator": access.is_moderator,
+                    }
+                )
+            subscription.role = role
         if changed is None and not await database_sync_to_async(self._still_active)():
             await self.close(code=4401)
 
-    def _lost_access(self, channel_ids: list[int]) -> list[int]:
+    def _recheck(self, channel_ids: list[int]) -> tuple[list[int], dict[int, ChannelAccess]]:
         user = User.objects.select_related("institution").filter(pk=self.user_id).first()
-        lost = []
+        lost, kept = [], {}
         for channel in Channel.objects.filter(pk__in=channel_ids):
-            if user is None or not channel_access(user, channel).can_read:
+            access = channel_access(user, channel) if user is not None else None
+            if access is None or not access.can_read:
                 lost.append(channel.pk)
-        return lost
+            else:
+                kept[channel.pk] = access
+        return lost, kept
 
     async def token_revoked(self, event: dict[str, Any]) -> None:
         """The bearer token this socket was opened with was revoked."""

@@ -19,7 +19,13 @@ from channels_app.models import Channel, Epoch, HistoryVisibility, IdentityKey, 
 from channels_app.selectors import current_keys
 from exchange.errors import BadRequest, Conflict, Forbidden, NotFound
 from exchange.realtime import channel_group, send_on_commit, user_group
-from permissions.access import ChannelAccess, Need, access_channel, channel_access_many
+from permissions.access import (
+    ChannelAccess,
+    Need,
+    access_channel,
+    channel_access,
+    channel_access_many,
+)
 from permissions.models import User
 
 MAX_BACKUP_BYTES = 16 * 1024
@@ -296,6 +302,9 @@ def user_can_deliver(*, user_id: int, channel_id: int) -> bool:
     channel = Channel.objects.filter(pk=channel_id).first()
     if channel is None:
         return False
+    user = User.objects.select_related("institution").filter(pk=user_id).first()
+    if user is None or not channel_access(user, channel).can_read:
+        return False  # removed in the very change that made the others wait
     epoch = current_epoch(channel)
     if epoch is None or not epoch.shares.filter(user_id=user_id).exists():
         return False

@@ -689,7 +689,13 @@ async def test_a_downgrade_to_observer_keeps_reading_but_refuses_sends(world: Wo
             institution=world.participant_institution,
             role="observer",
         )
-        await assert_alive(socket)  # the re-check ran and revoked nothing
+        assert await receive(socket, timeout=1) == {
+            "type": "channel.role",
+            "channel": "ops",
+            "role": "observer",
+            "is_moderator": False,
+        }
+        await assert_alive(socket)  # the re-check revoked nothing
         await sync(post)(world.owner, world.channel, "still readable")
         frame = await receive(socket)
         assert (frame["type"], frame["message"]["body"]) == ("message.new", "still readable")
