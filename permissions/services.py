@@ -294,6 +294,7 @@ def moderator_appoint(*, actor: User | None, channel: Channel, user: User) -> No
     if not user.is_active:
         raise BadRequest("An inactive user cannot moderate.", field="username")
     with transaction.atomic():
+        could_read = channel_access(user, channel).can_read
         assign_perm(MODERATE, user, channel)
         record(
             action="moderator.appointed",
@@ -301,6 +302,28 @@ def moderator_appoint(*, actor: User | None, channel: Channel, user: User) -> No
             channel=channel,
             target=f"user:{user.username}",
         )
+        _announce_access_change(channel, [user.pk])
+        if not could_read:  # a newcomer: members' clients deliver the current key to them
+            send_on_commit(
+                channel_group(channel.pk), {"type": "members.changed", "channel_id": channel.pk}
+            )
+
+
+def moderator_dismiss(*, actor: User | None, channel: Channel, user: User) -> None:
+    """Withdraw `moderate_channel`. If the user then cannot read the channel (their
+    institution is not admitted), they have left it: the channel key is rotated."""
+    if actor is not None and not actor.is_staff:
+        raise Forbidden("Only platform admins dismiss moderators.")
+    with transaction.atomic():
+        remove_perm(MODERATE, user, channel)
+        record(
+            action="moderator.dismissed",
+            actor=actor,
+            channel=channel,
+            target=f"user:{user.username}",
+        )
+        if not channel_access(user, channel).can_read:
+            _mark_epoch_stale(channel, actor=actor, reason="moderator dismissed")
         _announce_access_change(channel, [user.pk])
 
 
