@@ -17,6 +17,11 @@ waiting for the client, so a slow reader of a large download lets the buffer gro
 the file. Here a streamed response registers a Twisted push producer on its request, and
 the application's next `send` waits while Twisted says the socket's buffer is full.
 
+And on the way out of a broadcast: a message sent to a channel's 200 subscribers in this
+process is the same text 200 times (channels_app.events encodes it once). autobahn frames
+each send anew; here the WebSocket factory frames a text once and hands the same prepared
+frame to every socket it goes to (autobahn's `prepareMessage`, made for broadcasting).
+
 Everything else is daphne as it is, started with the same arguments:
 `python -m exchange.server -b 127.0.0.1 -p 8000 exchange.asgi:application`.
 """
@@ -31,6 +36,7 @@ from typing import Any
 from daphne.cli import CommandLineInterface
 from daphne.http_protocol import HTTPFactory, WebRequest
 from daphne.server import Server
+from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
@@ -121,6 +127,43 @@ class _Backpressure:
         self.writable.set()  # the client went away: let the sender run to its end
 
 
+class BroadcastFramingProtocol(WebSocketProtocol):
+    """Sends text through the factory's prepared frames; everything else as daphne does."""
+
+    def handle_reply(self, message: dict[str, Any]) -> None:
+        text = message.get("text")
+        if (
+            message.get("type") != "websocket.send"
+            or not isinstance(text, str)
+            or message.get("bytes")
+            or self.state != self.STATE_OPEN
+        ):
+            return super().handle_reply(message)
+        self.sendPreparedMessage(self.factory.prepared(text))
+        return None
+
+
+class BroadcastFramingFactory(WebSocketFactory):
+    """Frames each text once while it is being sent to one socket after another.
+
+    The same `str` object going to many sockets in a row (a broadcast handed on by
+    exchange.fanout) is framed on its first send and reused, recognised by identity; the
+    factory holds the text, so its identity cannot be reused meanwhile. Any other text
+    is simply framed, as autobahn's sendMessage would.
+    """
+
+    protocol = BroadcastFramingProtocol
+    _last: tuple[str, Any] | None = None
+
+    def prepared(self, text: str) -> Any:
+        last = self._last
+        if last is not None and last[0] is text:
+            return last[1]
+        prepared = self.prepareMessage(text.encode("utf8"))
+        self._last = (text, prepared)
+        return prepared
+
+
 class ExchangeServer(Server):
     _backpressure: weakref.WeakKeyDictionary[Any, _Backpressure]
 
@@ -150,6 +193,15 @@ class ExchangeServer(Server):
     def http_factory(self, factory: HTTPFactory) -> None:
         # Server.run() makes daphne's factory; ours is built the same way, for the server.
         self._http_factory = UnparsedBodyHTTPFactory(factory.server)
+
+    @property
+    def ws_factory(self) -> WebSocketFactory:
+        return self._ws_factory
+
+    @ws_factory.setter
+    def ws_factory(self, factory: WebSocketFactory) -> None:
+        # Server.run() makes daphne's factory, then sets its options on ours.
+        self._ws_factory = BroadcastFramingFactory(factory.server_class, server=factory.server)
 
     def create_application(self, protocol: Any, scope: dict[str, Any]) -> Any:
         queue = super().create_application(protocol, scope)

@@ -143,3 +143,29 @@ def test_a_large_multipart_upload_leaves_the_server_memory_flat() -> None:
         assert answer == f"{len(head) + size + len(tail)} {digest.hexdigest()}"
         grown_mib = (_peak_rss_kib(server.pid) - at_rest) / 1024
         assert grown_mib < 48, f"the server grew by {grown_mib:.0f} MiB for a 96 MiB body"
+
+
+async def test_a_broadcast_framed_once_reaches_every_socket_intact() -> None:
+    """The same text sent to many sockets is framed once (BroadcastFramingFactory); each
+    socket must still get every text exactly, in order, whatever its length or script."""
+    import websockets
+
+    with echo_server() as (_, connection):
+        port = connection.port
+        url = f"ws://127.0.0.1:{port}/"
+        sockets = [await websockets.connect(url) for _ in range(3)]
+        texts = ["short", "é" * 70_000, "🚓 " * 20, "x" * 125, "y" * 126, "z" * 65_536]
+        try:
+            for text in texts:
+                await sockets[0].send("all:" + text)
+                for socket in sockets:
+                    assert await asyncio.wait_for(socket.recv(), 10) == text
+            # An echo to one socket between broadcasts is framed on its own.
+            await sockets[1].send("just me")
+            assert await asyncio.wait_for(sockets[1].recv(), 10) == "just me"
+            await sockets[2].send("all:again")
+            for socket in sockets:
+                assert await asyncio.wait_for(socket.recv(), 10) == "again"
+        finally:
+            for socket in sockets:
+                await socket.close()
