@@ -1,11 +1,18 @@
 """Platform admins manage institutions and people here. Channel content is not shown."""
 
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import Model
 from django.http import HttpRequest
 
 from permissions.models import Admission, Ban, Institution, User
+from permissions.services import institution_set_active, institution_upsert, user_set_active
+
+
+def _actor(request: HttpRequest) -> User | None:
+    return request.user if isinstance(request.user, User) else None
 
 
 @admin.register(Institution)
@@ -15,9 +22,45 @@ class InstitutionAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
     exclude = ["group"]
 
+    def save_model(self, request: HttpRequest, obj: Institution, form: Any, change: bool) -> None:
+        """A new institution needs its group; a change of `active` goes through the
+        service, which ends (or restores) its users' access everywhere at once."""
+        if not change:
+            institution_upsert(
+                slug=obj.slug,
+                name=obj.name,
+                country=str(obj.country),
+                kind=obj.kind,
+                actor=_actor(request),
+            )
+            obj.pk = Institution.objects.get(slug=obj.slug).pk
+            obj.group_id = Institution.objects.get(slug=obj.slug).group_id
+            if not obj.active:
+                institution_set_active(actor=_actor(request), institution=obj, active=False)
+            return
+        wanted = obj.active
+        if "active" in form.changed_data:
+            obj.active = not wanted  # saved as it was; the service makes the change
+        super().save_model(request, obj, form, change)
+        if "active" in form.changed_data:
+            institution_set_active(actor=_actor(request), institution=obj, active=wanted)
+            obj.active = wanted
+
 
 @admin.register(User)
 class ExchangeUserAdmin(UserAdmin):
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        """Deactivation goes through the service: it closes the user's sockets, revokes
+        their tokens and rotates the keys of their channels, as from anywhere else."""
+        wanted = obj.is_active
+        changed = change and "is_active" in form.changed_data
+        if changed:
+            obj.is_active = not wanted
+        super().save_model(request, obj, form, change)
+        if changed:
+            user_set_active(actor=_actor(request), user=obj, active=wanted)
+            obj.is_active = wanted
+
     list_display = ["username", "display_name", "institution", "is_focal_point", "is_active"]
     list_filter = ["institution", "is_focal_point", "is_active", "is_staff"]
     fieldsets = (

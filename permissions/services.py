@@ -175,6 +175,12 @@ def user_set_active(*, actor: User | None, user: User, active: bool) -> User:
     ):
         raise Forbidden("Only a focal point of the user's institution may do this.")
     with transaction.atomic():
+        if active != user.is_active:
+            record(
+                action="user.reactivated" if active else "user.deactivated",
+                actor=actor,
+                target=f"user:{user.username}",
+            )
         if not active and user.is_active:
             channels = list(apps.get_model("channels_app", "Channel").objects.all())
             for access in channel_access_many(user, channels).values():
@@ -188,6 +194,36 @@ def user_set_active(*, actor: User | None, user: User, active: bool) -> User:
                 token.save(update_fields=["revoked_at"])
             send_on_commit(user_group(user.pk), {"type": "access.changed", "channel_id": None})
     return user
+
+
+def institution_set_active(*, actor: User | None, institution: Institution, active: bool) -> None:
+    """Deactivate or reactivate an institution: its users lose, or regain, every channel
+    it is admitted to at once (SPEC §1). Platform admins only."""
+    if actor is not None and not actor.is_staff:
+        raise Forbidden("Only platform admins deactivate institutions.")
+    with transaction.atomic():
+        institution = Institution.objects.select_for_update().get(pk=institution.pk)
+        if institution.active == active:
+            return
+        institution.active = active
+        institution.save(update_fields=["active"])
+        record(
+            action="institution.reactivated" if active else "institution.deactivated",
+            actor=actor,
+            target=f"institution:{institution.slug}",
+        )
+        users = list(institution.users.values_list("pk", flat=True))
+        for admission in Admission.objects.filter(institution=institution).select_related(
+            "channel"
+        ):
+            if not active:
+                _mark_epoch_stale(admission.channel, actor=actor, reason="institution deactivated")
+            else:
+                send_on_commit(
+                    channel_group(admission.channel_id),
+                    {"type": "members.changed", "channel_id": admission.channel_id},
+                )
+            _announce_access_change(admission.channel, users)
 
 
 def admission_set(
