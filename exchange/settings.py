@@ -105,7 +105,11 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # and opening a PostgreSQL connection per frame would cost more than the queries.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
-        "pool": {"min_size": 1, "max_size": env_int("EXCHANGE_DB_POOL_SIZE", 16, minimum=1)}
+        "pool": {"min_size": 1, "max_size": env_int("EXCHANGE_DB_POOL_SIZE", 16, minimum=1)},
+        # Parameters travel apart from the SQL, so psycopg prepares a statement on a
+        # pooled connection once it has run a few times: the per-frame access check and
+        # the message insert are then planned once per connection, not once per frame.
+        "server_side_binding": True,
     }
 
 REDIS_URL = env_str("REDIS_URL")
