@@ -147,7 +147,7 @@ def user_set_active(*, actor: User | None, user: User, active: bool) -> User:
     with transaction.atomic():
         if not active and user.is_active:
             channels = list(apps.get_model("channels_app", "Channel").objects.all())
-            for access in channel_access_many(user, channels).values():
+            for access in channel_access_many(user, channels, even_if_lapsed=True).values():
                 if access.can_read:
                     _mark_epoch_stale(access.channel)
         user.is_active = active
