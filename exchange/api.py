@@ -19,6 +19,7 @@ from channels_app.attachments_api import router as attachments_router
 from channels_app.keys_api import router as keys_router
 from exchange.errors import RateLimited, ServiceError
 from permissions.api import router as people_router
+from permissions.institution_api import router as institution_router
 from permissions.services import token_authenticate
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ api.add_router("", people_router)
 api.add_router("", channels_router)
 api.add_router("", keys_router)
 api.add_router("", attachments_router)
+api.add_router("", institution_router)
 
 
 def error_response(
