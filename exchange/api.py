@@ -43,7 +43,9 @@ api = NinjaAPI(
     title="Exchange API",
     version="1",
     description="Secure information exchange between law-enforcement and judicial "
-    "institutions. The contract is SPEC.md; this document is generated from the code.",
+    "institutions. The contract is SPEC.md; this document is generated from the code. "
+    "Routes beyond SPEC.md are described in docs/: the focal points' /institutions/{slug}/… "
+    "routes (users, invitations, deactivation, recertification) in docs/moderation.md.",
     auth=[BearerToken(), ActiveSession()],
     urls_namespace="api-v1",
     docs_url="/docs",
