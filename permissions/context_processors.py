@@ -31,4 +31,5 @@ def certification_reminders(request: HttpRequest) -> dict[str, Any]:
             }
     if certification.is_due(user):
         reminders["own_due_by"] = certification.lapses_at(user.certified_at)
+        reminders["own_lapsed"] = certification.is_lapsed(user)
     return {"certification_reminders": reminders}

@@ -152,3 +152,16 @@ def test_a_focal_point_is_reminded_of_users_due_on_every_page(world: World, fion
     )
     assert "need confirming" not in colleague
     assert "confirmed by your institution" not in text(signed_in(world.observer).get("/"))
+
+
+def test_a_lapsed_user_is_told_their_access_ended_and_the_channel_page_refuses_them(
+    world: World,
+) -> None:
+    lapsed_on = timezone.now() - timedelta(days=2)
+    grace = timedelta(days=settings.RECERTIFY_DAYS + settings.RECERTIFY_GRACE_DAYS)
+    User.objects.filter(pk=world.member.pk).update(certified_at=lapsed_on - grace)
+    client = signed_in(world.member)
+    page = text(client.get("/"))
+    assert f"Your access ended on {date_filter(lapsed_on, 'DATE_FORMAT')}" in page
+    assert "needs to be confirmed" not in page
+    assert client.get("/c/ops/").status_code == 403

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -18,6 +19,7 @@ from channels_app.models import Epoch
 from permissions.models import User
 from tests.channels_app.test_consumer import empty_layer, open_socket, receive, subscribe, sync
 from tests.conftest import World, api_client
+from tests.test_settings import settings_of
 
 __all__ = ["empty_layer"]  # the consumer tests' fixture: every test starts with an empty layer
 
@@ -135,3 +137,30 @@ async def test_the_sweep_revokes_the_channel_and_closes_a_lapsed_users_socket(
     lapsed = await sync(list)(AuditEvent.objects.filter(action="user.certification_lapsed"))
     assert [e.target for e in lapsed] == ["user:mateo"]
     assert (await sync(verify)()).ok
+
+
+def test_a_shorter_period_applies_to_everyone_at_once(world: World, settings: Any) -> None:
+    age(world.member, 45)
+    client = api_client(world.member)
+    assert client.get("/api/v1/channels/ops/messages").status_code == 200
+    settings.RECERTIFY_DAYS, settings.RECERTIFY_GRACE_DAYS = 30, 14
+    assert client.get("/api/v1/channels/ops/messages").status_code == 401
+
+
+def test_the_periods_and_the_mail_relay_come_from_the_environment() -> None:
+    shown = "settings.RECERTIFY_DAYS, settings.RECERTIFY_GRACE_DAYS, settings.EMAIL_BACKEND"
+    embedded = settings_of({"EXCHANGE_DEBUG": "1"}, shown)
+    assert embedded.stdout.strip() == "180 14 django.core.mail.backends.console.EmailBackend"
+    production = settings_of(
+        {
+            "EXCHANGE_DEBUG": "1",
+            "EXCHANGE_RECERTIFY_DAYS": "90",
+            "EXCHANGE_RECERTIFY_GRACE_DAYS": "0",
+            "EXCHANGE_EMAIL_HOST": "smtp.example.org",
+        },
+        shown,
+    )
+    assert production.stdout.strip() == "90 0 django.core.mail.backends.smtp.EmailBackend"
+    refused = settings_of({"EXCHANGE_DEBUG": "1", "EXCHANGE_RECERTIFY_DAYS": "0"}, shown)
+    assert refused.returncode != 0
+    assert "EXCHANGE_RECERTIFY_DAYS must be >= 1" in refused.stderr
