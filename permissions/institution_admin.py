@@ -247,6 +247,51 @@ def users_recertify(
     return users
 
 
+def users_recertify_by_platform(
+    *, usernames: Iterable[str], reactivate: bool = False
+) -> list[User]:
+    """The command line's confirmation (actor: the platform), for users of any institution
+    and for platform admins, who belong to none and so have no focal point to confirm them.
+
+    All or nothing: unknown usernames, or inactive users unless `reactivate`, refuse the
+    whole request and are named.
+    """
+    wanted = sorted(set(usernames))
+    if not wanted:
+        raise BadRequest("Name at least one user to confirm.", field="usernames")
+    with transaction.atomic():
+        users = list(
+            User.objects.select_for_update().filter(username__in=wanted).order_by("username")
+        )
+        unknown = sorted(set(wanted) - {user.username for user in users})
+        if unknown:
+            raise BadRequest(f"Unknown users: {', '.join(unknown)}.", field="usernames")
+        inactive = [user.username for user in users if not user.is_active]
+        if inactive and not reactivate:
+            raise BadRequest(
+                f"Inactive users (add --reactivate): {', '.join(inactive)}.", field="usernames"
+            )
+        now = timezone.now()
+        for user in users:
+            slug = user.institution.slug if user.institution else None
+            if not user.is_active:
+                user_set_active(actor=None, user=user, active=True)
+                record(
+                    action="user.reactivated",
+                    target=_target(user),
+                    data={"institution": slug},
+                )
+            previous = user.certified_at
+            user.certified_at = now
+            user.save(update_fields=["certified_at"])
+            record(
+                action="user.recertified",
+                target=_target(user),
+                data={"institution": slug, "previous": previous.isoformat()},
+            )
+    return users
+
+
 def recertification_sweep(*, now: datetime | None = None) -> list[User]:
     """Deactivate every active user whose certification lapsed (idempotent: a second run
     finds nobody). The guard already refuses them; this closes their open sockets, revokes

@@ -165,3 +165,12 @@ def test_a_lapsed_user_is_told_their_access_ended_and_the_channel_page_refuses_t
     assert f"Your access ended on {date_filter(lapsed_on, 'DATE_FORMAT')}" in page
     assert "needs to be confirmed" not in page
     assert client.get("/c/ops/").status_code == 403
+
+
+def test_the_admin_shows_the_confirmation_date_but_does_not_edit_it(world: World) -> None:
+    root = User.objects.create_superuser("root", password="x" * 16)
+    client = signed_in(root)
+    assert client.get("/admin/permissions/user/").status_code == 200
+    page = client.get(f"/admin/permissions/user/{world.member.pk}/change/")
+    assert page.status_code == 200
+    assert "certified_at" in page.context["adminform"].readonly_fields

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from audit.chain import verify
@@ -164,3 +164,30 @@ def test_the_periods_and_the_mail_relay_come_from_the_environment() -> None:
     refused = settings_of({"EXCHANGE_DEBUG": "1", "EXCHANGE_RECERTIFY_DAYS": "0"}, shown)
     assert refused.returncode != 0
     assert "EXCHANGE_RECERTIFY_DAYS must be >= 1" in refused.stderr
+
+
+def test_the_command_line_confirms_platform_admins_and_can_reactivate(world: World) -> None:
+    """Platform admins belong to no institution, so no focal point confirms them."""
+    admin = User.objects.create_user("ada", is_staff=True, password="x" * 16)
+    lapse(admin)
+    lapse(world.member)
+    sweep()
+    with pytest.raises(CommandError, match="Inactive users \\(add --reactivate\\): ada, mateo"):
+        call_command("recertify", "ada", "mateo", stdout=StringIO())
+    with pytest.raises(CommandError, match="Unknown users: nobody"):
+        call_command("recertify", "ada", "nobody", stdout=StringIO())
+    assert not User.objects.get(pk=admin.pk).is_active
+    out = StringIO()
+    call_command("recertify", "ada", "mateo", "--reactivate", stdout=out)
+    assert out.getvalue().splitlines() == ["confirmed ada", "confirmed mateo"]
+    assert api_client(world.member).get("/api/v1/channels/ops/messages").status_code == 200
+    assert User.objects.get(pk=admin.pk).is_active
+    assert "0 user(s) deactivated" in sweep()
+    recorded = AuditEvent.objects.filter(action__in=["user.reactivated", "user.recertified"])
+    assert [(e.action, e.target, e.actor_id) for e in recorded] == [
+        ("user.reactivated", "user:ada", None),
+        ("user.recertified", "user:ada", None),
+        ("user.reactivated", "user:mateo", None),
+        ("user.recertified", "user:mateo", None),
+    ]
+    assert verify().ok
