@@ -199,6 +199,9 @@ RECERTIFY_DAYS = env_int("EXCHANGE_RECERTIFY_DAYS", 180, minimum=1, maximum=3650
 RECERTIFY_GRACE_DAYS = env_int("EXCHANGE_RECERTIFY_GRACE_DAYS", 14, minimum=0, maximum=365)
 
 # Invitations: the link to set a password is Django's password-reset token, valid this long.
+# Links start with EXCHANGE_PUBLIC_URL (e.g. https://exchange.example.org) when it is set,
+# else with the scheme and host of the request (behind a TLS proxy that may say http).
+PUBLIC_URL = env_str("EXCHANGE_PUBLIC_URL").rstrip("/")
 PASSWORD_RESET_TIMEOUT = env_int("EXCHANGE_INVITE_DAYS", 7, minimum=1, maximum=60) * 86400
 
 # Email (invitations). Without EXCHANGE_EMAIL_HOST the embedded mode prints mail on the

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.mail import send_mail
 from django.db import transaction
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.encoding import force_bytes
@@ -85,6 +86,11 @@ def institution_users(*, actor: User, institution: Institution) -> list[User]:
     """Everyone of the institution, active or not, for its focal points and platform admins."""
     require_administrator(actor, institution)
     return list(institution.users.order_by("username"))
+
+
+def invitation_site(request: HttpRequest) -> str:
+    """Where invitation links point: EXCHANGE_PUBLIC_URL, or the request's own site."""
+    return settings.PUBLIC_URL or request.build_absolute_uri("/")
 
 
 def invitation_path(user: User) -> str:

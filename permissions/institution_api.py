@@ -20,6 +20,7 @@ from permissions.api import request_user
 from permissions.institution_admin import (
     institution_by_slug,
     institution_users,
+    invitation_site,
     user_deactivate,
     user_invite,
     user_reactivate,
@@ -102,7 +103,7 @@ def institution_user_invite(
         email=payload.email,
         display_name=payload.display_name,
         preferred_language=payload.preferred_language,
-        site_url=request.build_absolute_uri("/"),
+        site_url=invitation_site(request),
     )
     return Status(201, InviteOut(username=invitation.user.username, invite_url=invitation.url))
 

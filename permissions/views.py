@@ -22,6 +22,7 @@ from permissions import certification
 from permissions.forms import InviteForm, RecertifyForm
 from permissions.institution_admin import (
     institution_users,
+    invitation_site,
     invitation_tokens,
     may_administer,
     user_deactivate,
@@ -100,7 +101,7 @@ def institution_invite(request: HttpRequest) -> HttpResponse:
         invitation = user_invite(
             actor=actor,
             institution=institution,
-            site_url=request.build_absolute_uri("/"),
+            site_url=invitation_site(request),
             **form.cleaned_data,
         )
     except ServiceError as exc:

@@ -371,3 +371,11 @@ def test_the_routes_are_in_the_openapi_document(staff: Staff) -> None:
         "/api/v1/institutions/{slug}/users/{username}/reactivate",
         "/api/v1/institutions/{slug}/recertify",
     } <= set(paths)
+
+
+def test_invitation_links_start_with_the_public_url_when_it_is_set(
+    staff: Staff, settings: Any
+) -> None:
+    settings.PUBLIC_URL = "https://exchange.example.org"
+    url = invite(staff.fiona).json()["invite_url"]
+    assert url.startswith("https://exchange.example.org/invite/")
