@@ -28,7 +28,7 @@ from django.utils.translation import gettext
 from audit.chain import record
 from exchange.errors import BadRequest, Conflict, Forbidden, NotFound
 from permissions import certification
-from permissions.models import Institution, User
+from permissions.models import ChannelUserObjectPermission, Institution, User
 from permissions.services import user_set_active, user_upsert
 
 
@@ -115,8 +115,9 @@ def user_invite(
 
     Inviting again an inactive user of the same institution, or one who never used their
     link, reactivates them if need be and issues a new link (the old one dies with the
-    new unusable password). A username taken elsewhere, or by someone who already set a
-    password, is refused. `site_url` is the scheme and host the link starts with.
+    new unusable password). A username taken elsewhere, or by an active user who already
+    set a password, is refused; so is, for a focal point, a platform admin's or a
+    moderator's account. `site_url` is the scheme and host the link starts with.
     """
     require_administrator(actor, institution)
     if not email:
@@ -134,6 +135,14 @@ def user_invite(
         if existing is not None and existing.is_active and existing.has_usable_password():
             raise Conflict(
                 f"{username!r} is already an active user of {institution.slug}.", field="username"
+            )
+        if existing is not None and not actor.is_staff and _holds_more_than_membership(existing):
+            # The link is returned to the focal point: inviting again would hand them an
+            # account whose rights platform admins granted (staff, moderator).
+            raise Forbidden(
+                f"{username!r} is a platform admin or a moderator: only a platform admin "
+                "may invite them again.",
+                field="username",
             )
         user = user_upsert(
             username=username,
@@ -159,6 +168,14 @@ def user_invite(
         # robust: a mail relay that fails must not hide the link, which is returned too.
         transaction.on_commit(lambda: _send_invitation(user, institution, url), robust=True)
     return Invitation(user=user, url=url)
+
+
+def _holds_more_than_membership(user: User) -> bool:
+    return (
+        user.is_staff
+        or user.is_superuser
+        or ChannelUserObjectPermission.objects.filter(user=user).exists()
+    )
 
 
 def _send_invitation(user: User, institution: Institution, url: str) -> None:

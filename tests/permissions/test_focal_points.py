@@ -379,3 +379,15 @@ def test_invitation_links_start_with_the_public_url_when_it_is_set(
     settings.PUBLIC_URL = "https://exchange.example.org"
     url = invite(staff.fiona).json()["invite_url"]
     assert url.startswith("https://exchange.example.org/invite/")
+
+
+def test_a_focal_point_cannot_take_over_a_deactivated_moderators_account(staff: Staff) -> None:
+    """The link comes back to whoever invites: inviting a deactivated moderator (olivia)
+    again would hand the focal point her moderator rights. A platform admin may."""
+    assert post(staff.fiona, f"{BASE}/guardia-civil/users/olivia/deactivate").status_code == 200
+    refused = invite(staff.fiona, "olivia")
+    assert refused.status_code == 403
+    assert refused.json()["error"]["field"] == "username"
+    olivia = fresh(staff.world.owner)
+    assert not olivia.is_active and olivia.has_usable_password()
+    assert invite(staff.ada, "olivia").status_code == 201
