@@ -11,7 +11,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from channels_app import selectors
 from channels_app.attachment_services import max_upload_bytes
 from channels_app.page_text import e2ee_text
-from exchange.errors import Forbidden, NotFound
+from exchange.errors import Forbidden, NotAuthenticated, NotFound
 from permissions.access import Need, access_channel
 from permissions.models import User
 
@@ -39,7 +39,7 @@ def channel_page(request: HttpRequest, slug: str) -> HttpResponse:
         access = access_channel(request.user, slug, Need.READ)
     except NotFound:
         raise Http404 from None
-    except Forbidden:
+    except (Forbidden, NotAuthenticated):  # NotAuthenticated: signed in, but lapsed
         return render(request, "forbidden.html", status=403)
     return render(
         request,

@@ -21,6 +21,7 @@ from channels_app.keys_api import router as keys_router
 from channels_app.reports_api import router as reports_router
 from exchange.errors import RateLimited, ServiceError
 from permissions.api import router as people_router
+from permissions.institution_api import router as institution_router
 from permissions.moderation_api import router as moderation_router
 from permissions.services import token_authenticate
 
@@ -45,7 +46,9 @@ api = NinjaAPI(
     title="Exchange API",
     version="1",
     description="Secure information exchange between law-enforcement and judicial "
-    "institutions. The contract is SPEC.md; this document is generated from the code.",
+    "institutions. The contract is SPEC.md; this document is generated from the code. "
+    "Routes beyond SPEC.md are described in docs/: the focal points' /institutions/{slug}/… "
+    "routes (users, invitations, deactivation, recertification) in docs/moderation.md.",
     auth=[BearerToken(), ActiveSession()],
     urls_namespace="api-v1",
     docs_url="/docs",
@@ -57,6 +60,7 @@ api.add_router("", attachments_router)
 api.add_router("", moderation_router)
 api.add_router("", reports_router)
 api.add_router("", audit_router)
+api.add_router("", institution_router)
 
 
 def error_response(

@@ -74,6 +74,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "permissions.context_processors.certification_reminders",
             ],
         },
     },
@@ -194,6 +195,33 @@ X_FRAME_OPTIONS = "DENY"
 
 # Bearer tokens: how long a new personal API token lives unless told otherwise.
 API_TOKEN_DEFAULT_DAYS = env_int("EXCHANGE_TOKEN_DAYS", 90, minimum=1, maximum=3650)
+
+# Recertification (docs/moderation.md): a focal point confirms each user of their
+# institution every RECERTIFY_DAYS; a user left unconfirmed RECERTIFY_GRACE_DAYS longer
+# loses access (the guard refuses them, recertification_sweep deactivates them).
+RECERTIFY_DAYS = env_int("EXCHANGE_RECERTIFY_DAYS", 180, minimum=1, maximum=3650)
+RECERTIFY_GRACE_DAYS = env_int("EXCHANGE_RECERTIFY_GRACE_DAYS", 14, minimum=0, maximum=365)
+
+# Invitations: the link to set a password is Django's password-reset token, valid this long.
+# Links start with EXCHANGE_PUBLIC_URL (e.g. https://exchange.example.org) when it is set,
+# else with the scheme and host of the request (behind a TLS proxy that may say http).
+PUBLIC_URL = env_str("EXCHANGE_PUBLIC_URL").rstrip("/")
+PASSWORD_RESET_TIMEOUT = env_int("EXCHANGE_INVITE_DAYS", 7, minimum=1, maximum=60) * 86400
+
+# Email (invitations). Without EXCHANGE_EMAIL_HOST the embedded mode prints mail on the
+# console; production names its SMTP relay.
+EMAIL_HOST = env_str("EXCHANGE_EMAIL_HOST")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = env_int("EXCHANGE_EMAIL_PORT", 587, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("EXCHANGE_EMAIL_USER")
+EMAIL_HOST_PASSWORD = env_str("EXCHANGE_EMAIL_PASSWORD")
+EMAIL_USE_TLS = env_bool("EXCHANGE_EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = env_int("EXCHANGE_EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("EXCHANGE_EMAIL_FROM", "Exchange <no-reply@localhost>")
 
 LOGGING = {
     "version": 1,

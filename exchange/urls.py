@@ -9,11 +9,31 @@ from django.urls import path, re_path
 from channels_app import views
 from exchange import views as error_views
 from exchange.api import api
+from permissions import views as people_views
 
 urlpatterns = [
     path("", views.catalogue, name="catalogue"),
     path("c/<slug:slug>/", views.channel_page, name="channel"),
     path("keys/", views.keys_page, name="keys"),
+    path("institution/", people_views.institution_page, name="institution"),
+    path("institution/invite/", people_views.institution_invite, name="institution_invite"),
+    path(
+        "institution/users/<str:username>/deactivate/",
+        people_views.institution_user_active,
+        {"active": False},
+        name="institution_deactivate",
+    ),
+    path(
+        "institution/users/<str:username>/reactivate/",
+        people_views.institution_user_active,
+        {"active": True},
+        name="institution_reactivate",
+    ),
+    path(
+        "institution/recertify/", people_views.institution_recertify, name="institution_recertify"
+    ),
+    path("invite/<uidb64>/<token>/", people_views.InviteAcceptView.as_view(), name="invite_accept"),
+    path("invite/done/", people_views.invite_done, name="invite_done"),
     path(
         "login/",
         auth_views.LoginView.as_view(template_name="login.html", redirect_authenticated_user=True),

@@ -5,7 +5,9 @@ request and every frame: nothing is cached between two checks, so a revocation t
 effect on the very next one. Membership is read from django-guardian permissions on
 the Channel (granted to the institution's group by admission_create, to moderators'
 user accounts by moderator_appoint), narrowed by what guardian does not know: the user
-and the institution must be active and the user not banned from the channel.
+and the institution must be active, the user's certification not lapsed
+(permissions/certification.py: a lapsed user is refused exactly like an inactive one)
+and the user not banned from the channel.
 
 Superusers get nothing for free: guardian's superuser shortcut is deliberately avoided,
 because staff status alone must never show channel content (SPEC §1).
@@ -24,6 +26,7 @@ from django.db import connection
 from django.db.models import Exists, Model, OuterRef, QuerySet
 
 from exchange.errors import Forbidden, NotAuthenticated, NotFound
+from permissions.certification import is_lapsed, lapse_cutoff
 from permissions.models import (
     AdmissionRole,
     Ban,
@@ -126,17 +129,29 @@ def _nothing(user: User, channel: Channel) -> ChannelAccess:
     return ChannelAccess(user=user, channel=channel, role=None, is_moderator=False)
 
 
+def _in_good_standing(user: User, *, even_if_lapsed: bool = False) -> bool:
+    if not user.is_authenticated or not user.is_active:
+        return False
+    return even_if_lapsed or not is_lapsed(user)
+
+
 def channel_access(user: User, channel: Channel) -> ChannelAccess:
     """Compute the user's access to one channel from the database, now."""
-    if not user.is_authenticated or not user.is_active:
+    if not _in_good_standing(user):
         return _nothing(user, channel)
     annotated = _annotated(user).filter(pk=channel.pk).first()
     return _access_of(user, annotated) if annotated is not None else _nothing(user, channel)
 
 
-def channel_access_many(user: User, channels: list[Channel]) -> dict[int, ChannelAccess]:
-    """The same answer as channel_access for a list, in one query."""
-    if not user.is_authenticated or not user.is_active:
+def channel_access_many(
+    user: User, channels: list[Channel], *, even_if_lapsed: bool = False
+) -> dict[int, ChannelAccess]:
+    """The same answer as channel_access for a list, in one query.
+
+    `even_if_lapsed` answers what a lapsed user would hold once confirmed again: what
+    user_set_active needs to know which channel keys to retire when it deactivates them.
+    """
+    if not _in_good_standing(user, even_if_lapsed=even_if_lapsed):
         return {c.pk: _nothing(user, c) for c in channels}
     annotated = {c.pk: c for c in _annotated(user).filter(pk__in=[c.pk for c in channels])}
     return {
@@ -168,9 +183,9 @@ def access_channel(user: User, slug: str, need: Need) -> ChannelAccess:
     This is the check every socket frame and API call makes, so it is one SQL statement
     that reads, as of now, whether the user and their institution are still active and
     what guardian grants them on the channel: the caller's `user` object may be minutes
-    old (a socket loads it once), the answer never is. A user deactivated since is told
-    NotAuthenticated. `channel_access` answers the same question through the ORM; the
-    tests hold the two to the same answers.
+    old (a socket loads it once), the answer never is. A user deactivated since, or whose
+    certification lapsed since, is told NotAuthenticated. `channel_access` answers the
+    same question through the ORM; the tests hold the two to the same answers.
     """
     if not user.is_authenticated:
         raise NotFound("No such channel.")
@@ -179,6 +194,10 @@ def access_channel(user: User, slug: str, need: Need) -> ChannelAccess:
         raise NotFound("No such channel.")
     if not channel._user_active:
         raise NotAuthenticated("Your account is no longer active.")
+    if not channel._user_certified:
+        raise NotAuthenticated(
+            "Your access lapsed: your institution's focal point has not confirmed it in time."
+        )
     return require(_access_of(user, channel), need)
 
 
@@ -186,7 +205,7 @@ def _channel_by_slug_for(user_id: int, slug: str) -> Any:
     channel_model = apps.get_model("channels_app", "Channel")
     table = _tables()
     sql = f"""
-        SELECT c.*, u.is_active AS _user_active,
+        SELECT c.*, u.is_active AS _user_active, u.certified_at >= %s AS _user_certified,
           EXISTS (SELECT 1 FROM {table["group_perm"]} g
                   JOIN {table["perm"]} p ON p.id = g.permission_id
                   WHERE g.content_object_id = c.id AND g.group_id = i.group_id
@@ -206,7 +225,8 @@ def _channel_by_slug_for(user_id: int, slug: str) -> Any:
         LEFT JOIN {table["institution"]} i ON i.id = u.institution_id
         WHERE c.slug = %s
     """  # noqa: S608  (table names come from model metadata, values are parameters)
-    rows = list(channel_model.objects.raw(sql, [VIEW, POST, MODERATE, user_id, slug]))
+    cutoff = connection.ops.adapt_datetimefield_value(lapse_cutoff())
+    rows = list(channel_model.objects.raw(sql, [cutoff, VIEW, POST, MODERATE, user_id, slug]))
     return rows[0] if rows else None
 
 

@@ -61,13 +61,25 @@ class ExchangeUserAdmin(UserAdmin):
             user_set_active(actor=_actor(request), user=obj, active=wanted)
             obj.is_active = wanted
 
-    list_display = ["username", "display_name", "institution", "is_focal_point", "is_active"]
+    list_display = [
+        "username", "display_name", "institution", "is_focal_point", "is_active", "certified_at"
+    ]  # fmt: skip
+    # Confirmation goes through focal points or `manage.py recertify`, which audit it.
+    readonly_fields = ["certified_at"]
     list_filter = ["institution", "is_focal_point", "is_active", "is_staff"]
     fieldsets = (
         *UserAdmin.fieldsets,  # type: ignore[misc]
         (
             "Exchange",
-            {"fields": ("institution", "display_name", "preferred_language", "is_focal_point")},
+            {
+                "fields": (
+                    "institution",
+                    "display_name",
+                    "preferred_language",
+                    "is_focal_point",
+                    "certified_at",
+                )
+            },
         ),
     )
 

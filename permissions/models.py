@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, Group
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
@@ -56,6 +57,13 @@ class User(AbstractUser):
     )
     is_focal_point = models.BooleanField(
         default=False, help_text=_("May invite and deactivate users of their own institution.")
+    )
+    # When a focal point last confirmed that this person still belongs here (or invited or
+    # reactivated them). Older than RECERTIFY_DAYS: due; older still by the grace period:
+    # lapsed, and permissions.access refuses them (permissions/certification.py).
+    certified_at = models.DateTimeField(
+        default=timezone.now,
+        help_text=_("When the institution's focal point last confirmed this user."),
     )
 
     def __str__(self) -> str:

@@ -180,10 +180,11 @@ def user_set_active(*, actor: User | None, user: User, active: bool) -> User:
                 action="user.reactivated" if active else "user.deactivated",
                 actor=actor,
                 target=f"user:{user.username}",
+                data={"institution": user.institution.slug if user.institution else None},
             )
         if not active and user.is_active:
             channels = list(apps.get_model("channels_app", "Channel").objects.all())
-            for access in channel_access_many(user, channels).values():
+            for access in channel_access_many(user, channels, even_if_lapsed=True).values():
                 if access.can_read:
                     _mark_epoch_stale(access.channel, actor=actor, reason="user deactivated")
         user.is_active = active

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+from datetime import timedelta
 
-from exchange.errors import Forbidden, NotFound
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from exchange.errors import Forbidden, NotAuthenticated, NotFound
 from permissions import services
 from permissions.access import Need, access_channel, channel_access, channel_access_many
 from permissions.models import User
@@ -84,8 +88,17 @@ def test_the_three_ways_of_asking_give_the_same_answer(world: World) -> None:
     pensioner = factories.make_user("pensioner", institution=retired)
     retired.active = False
     retired.save()
+    # Past their grace period (lapsed), and due but still within it.
+    lapsed = factories.make_user("lapsed", institution=world.participant_institution)
+    due = factories.make_user("due", institution=world.participant_institution)
+    days = settings.RECERTIFY_DAYS
+    User.objects.filter(pk=lapsed.pk).update(
+        certified_at=timezone.now() - timedelta(days=days + settings.RECERTIFY_GRACE_DAYS + 1)
+    )
+    User.objects.filter(pk=due.pk).update(certified_at=timezone.now() - timedelta(days=days + 1))
     channels = [world.channel, other]
     people = [world.owner, world.member, world.observer, world.outsider, banned, pensioner]
+    people += [lapsed, due]
     for user in [User.objects.select_related("institution").get(pk=u.pk) for u in people]:
         many = channel_access_many(user, channels)
         for channel in channels:
@@ -97,9 +110,13 @@ def test_the_three_ways_of_asking_give_the_same_answer(world: World) -> None:
             try:
                 raw = access_channel(user, channel.slug, Need.READ)
                 answers.add((raw.role, raw.is_moderator, raw.is_member))
-            except (Forbidden, NotFound):
+            except (Forbidden, NotFound, NotAuthenticated):
                 assert not single.can_read, (user, channel)
             assert len(answers) == 1, (user.username, channel.slug, answers)
+    lapsed.refresh_from_db()
+    due.refresh_from_db()
+    assert not channel_access(lapsed, world.channel).can_read
+    assert channel_access(due, world.channel).can_post
 
 
 def test_only_moderators_of_that_channel_change_admissions(world: World) -> None:
