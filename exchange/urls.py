@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 
 from channels_app import views
 from exchange import views as error_views
 from exchange.api import api
+from permissions import views as sign_in_views
 
 urlpatterns = [
     path("", views.catalogue, name="catalogue"),
     path("c/<slug:slug>/", views.channel_page, name="channel"),
     path("keys/", views.keys_page, name="keys"),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(template_name="login.html", redirect_authenticated_user=True),
-        name="login",
-    ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", sign_in_views.SignInView.as_view(), name="login"),
+    path("logout/", sign_in_views.SignOutView.as_view(), name="logout"),
+    path("two-factor/", sign_in_views.two_factor_verify, name="two_factor_verify"),
+    path("two-factor/enrol/", sign_in_views.two_factor_enrol, name="two_factor_enrol"),
+    path("password/", sign_in_views.ExchangePasswordChangeView.as_view(), name="password_change"),
     path("api/v1/", api.urls),
     re_path(r"^api/", error_views.api_not_found),
     path("admin/", admin.site.urls),

@@ -5,6 +5,11 @@ authenticated by their session cookie, which any page the user visits could make
 their browser send, so that path demands an Origin among the allowed hosts
 (cross-site WebSocket hijacking). A handshake with neither is left anonymous and
 the consumer refuses it.
+
+A session cookie opens a socket only for a session that is signed in completely: not
+past its absolute lifetime, and past the one-time code if its user needs one
+(permissions.two_factor). Such a socket joins its session's group, so that signing out
+closes it at once.
 """
 
 from __future__ import annotations
@@ -16,7 +21,11 @@ from channels.db import database_sync_to_async
 from channels.security.websocket import AllowedHostsOriginValidator
 from django.contrib.auth.models import AnonymousUser
 
+from exchange.realtime import session_group
+from permissions.models import User
 from permissions.services import token_lookup
+from permissions.sessions import session_too_old
+from permissions.two_factor import session_state
 
 Scope = dict[str, Any]
 
@@ -29,10 +38,35 @@ def _bearer_secret(scope: Scope) -> str | None:
     return None
 
 
+def _session_group_if_complete(user: User, session: Any) -> str | None:
+    """The group of a fully signed-in session, or None for one that may not open a socket."""
+    if session_too_old(session) or not session_state(user, session).passes:
+        return None
+    return session_group(session.session_key) if session.session_key else None
+
+
+class CompleteSessionOnly:
+    """Behind Channels' session and auth middleware: leaves anonymous a handshake whose
+    session has only passed the password, or has outlived its absolute lifetime."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> Any:
+        user = scope.get("user")
+        if isinstance(user, User) and user.is_authenticated:
+            group = await database_sync_to_async(_session_group_if_complete)(user, scope["session"])
+            if group is None:
+                scope = {**scope, "user": AnonymousUser()}
+            else:
+                scope = {**scope, "auth_method": "session", "session_group": group}
+        return await self.app(scope, receive, send)
+
+
 class TokenOrSessionAuthMiddleware:
     def __init__(self, app: Any) -> None:
         self.app = app
-        self.cookie_app = AllowedHostsOriginValidator(AuthMiddlewareStack(app))
+        self.cookie_app = AllowedHostsOriginValidator(AuthMiddlewareStack(CompleteSessionOnly(app)))
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> Any:
         secret = _bearer_secret(scope)
