@@ -226,6 +226,9 @@ AXES_IPWARE_META_PRECEDENCE_ORDER: tuple[str, ...]
 if PROXY_COUNT:
     AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
     AXES_IPWARE_PROXY_COUNT = PROXY_COUNT - 1
+    # Count from the right even when the client prepended addresses of its own; the
+    # strict default would then give up and fall back to the proxy's address.
+    IPWARE_STRICT = False
 else:
     AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 
