@@ -41,6 +41,7 @@ from permissions.models import (
     InstitutionKind,
     User,
 )
+from permissions.sessions import close_user_sockets
 
 if TYPE_CHECKING:
     from channels_app.models import Channel
@@ -115,6 +116,7 @@ def user_upsert(
         raise BadRequest("Every user except platform admins belongs to an institution.")
     with transaction.atomic():
         user = User.objects.select_for_update().filter(username=username).first()
+        existed = user is not None
         if user is None:
             user = User(username=username)
             user.set_unusable_password()
@@ -135,6 +137,10 @@ def user_upsert(
         user.save()
         if institution is not None:
             user.groups.add(institution.group)
+        if existed and password is not None:
+            # A new password ends the user's sessions (Django's session hash) and, here,
+            # their open sockets at once.
+            close_user_sockets(user.pk)
     return user
 
 

@@ -159,3 +159,47 @@ async def test_password_change_closes_all_the_users_sockets(world: World) -> Non
     finally:
         for socket in (changing_socket, other_socket, token_socket, colleague_socket):
             await socket.disconnect()
+
+
+def reset_password_from_the_command_line(username: str, institution: str) -> None:
+    from tests.permissions.test_commands import run
+
+    run(
+        "create_user",
+        username,
+        "--institution",
+        institution,
+        "--password-stdin",
+        stdin=NEW_PASSWORD,
+    )
+
+
+async def test_a_password_reset_from_the_command_line_closes_the_users_sockets(
+    world: World,
+) -> None:
+    _, socket = await with_cookie(await sync(signed_in)(world.member))
+    try:
+        await sync(reset_password_from_the_command_line)("mateo", "guardia-civil")
+        await assert_closed(socket)
+    finally:
+        await socket.disconnect()
+
+
+def reset_password_in_the_admin(user: User) -> None:
+    admin = factories.make_user("ada", is_staff=True)
+    admin.is_superuser = True
+    admin.save()
+    response = signed_in(admin).post(
+        f"/admin/permissions/user/{user.pk}/password/",
+        {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+    )
+    assert response.status_code == 302, response.content
+
+
+async def test_a_password_reset_in_the_admin_closes_the_users_sockets(world: World) -> None:
+    _, socket = await with_cookie(await sync(signed_in)(world.member))
+    try:
+        await sync(reset_password_in_the_admin)(world.member)
+        await assert_closed(socket)
+    finally:
+        await socket.disconnect()

@@ -134,6 +134,32 @@ def test_a_password_alone_cannot_replace_an_enrolled_device(world: World) -> Non
     assert client.post("/two-factor/enrol/", {"code": "123456"}).status_code == 302
 
 
+def test_an_institution_that_requires_two_factor_sends_its_users_to_enrolment(
+    world: World,
+) -> None:
+    _, step = password_only("oscar")
+    assert step == "/"
+    world.observer_institution.require_two_factor = True
+    world.observer_institution.save()
+    client, step = password_only("oscar")
+    assert step == "/two-factor/enrol/?next=%2F"
+    assert client.get("/api/v1/me").json()["error"]["code"] == "two_factor_required"
+
+
+def test_a_platform_admin_reaches_the_admin_only_after_the_code(world: World) -> None:
+    admin = factories.make_user("ada", is_staff=True)
+    admin.is_superuser = True
+    admin.save()
+    device = totp_device(admin)
+    client = Client()
+    client.post("/admin/login/", {"username": "ada", "password": PASSWORD})
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert response["Location"] == "/two-factor/?next=%2Fadmin%2F"
+    client.post(response["Location"], {"code": totp_code(device)})
+    assert client.get("/admin/").status_code == 200
+
+
 # --- the code step -----------------------------------------------------------------------
 
 
