@@ -28,15 +28,18 @@ def record_sign_in(sender: object, request: HttpRequest | None, **kwargs: Any) -
         request.session[SIGNED_IN_AT] = int(time.time())
 
 
-def session_too_old(session: Mapping[str, Any]) -> bool:
-    """Whether a signed-in session has outlived EXCHANGE_SESSION_MAX_HOURS.
-
-    A session without a sign-in time was not opened through django.contrib.auth's
-    login and is treated as too old."""
+def session_seconds_left(session: Mapping[str, Any]) -> float:
+    """How long a signed-in session may still live (EXCHANGE_SESSION_MAX_HOURS after its
+    sign-in); 0 for one without a sign-in time, which was not opened by Django's login."""
     signed_in_at = session.get(SIGNED_IN_AT)
     if not isinstance(signed_in_at, int):
-        return True
-    return time.time() - signed_in_at > settings.SESSION_MAX_HOURS * 3600
+        return 0.0
+    return max(0.0, signed_in_at + settings.SESSION_MAX_HOURS * 3600 - time.time())
+
+
+def session_too_old(session: Mapping[str, Any]) -> bool:
+    """Whether a signed-in session has outlived EXCHANGE_SESSION_MAX_HOURS."""
+    return session_seconds_left(session) <= 0
 
 
 def close_session_sockets(session_key: str) -> None:

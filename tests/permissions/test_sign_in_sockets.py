@@ -110,6 +110,22 @@ async def test_a_session_past_its_absolute_lifetime_opens_no_socket(world: World
     await communicator.disconnect()
 
 
+async def test_a_socket_closes_when_its_session_reaches_its_absolute_lifetime(
+    world: World,
+) -> None:
+    client = await sync(signed_in)(world.member)
+    # Signed in 12 hours ago, less a few seconds: the session has those seconds left.
+    await sync(age_session)(client, 12 - 4 / 3600)
+    connected, socket = await with_cookie(client)
+    try:
+        assert connected
+        await assert_alive(socket)
+        output = await socket.receive_output(timeout=15)
+        assert output == {"type": "websocket.close", "code": 4401}
+    finally:
+        await socket.disconnect()
+
+
 async def test_sign_out_closes_the_sockets_opened_with_that_session_only(world: World) -> None:
     leaving = await sync(signed_in)(world.member)
     staying = await sync(signed_in)(world.member)
