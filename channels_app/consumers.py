@@ -274,8 +274,8 @@ class ChannelSocket(AsyncWebsocketConsumer):
         await self.close(code=4401)
 
     async def session_ended(self, event: dict[str, Any]) -> None:
-        """The session this socket was opened with ended (sign-out), or the user's
-        password changed: close at once (permissions.sessions)."""
+        """The session this socket was opened with ended (sign-out, absolute lifetime), or
+        the user's password changed: close at once (permissions.sessions, ws_auth)."""
         await self.close(code=4401)
 
     async def epoch_new(self, event: dict[str, Any]) -> None:
