@@ -108,6 +108,8 @@ class ChannelSocket(AsyncWebsocketConsumer):
             await self.channel_layer.group_add(
                 token_group(self.scope["token_id"]), self.channel_name
             )
+        if self.scope.get("session_group"):
+            await self.channel_layer.group_add(self.scope["session_group"], self.channel_name)
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
@@ -118,6 +120,8 @@ class ChannelSocket(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(
                 token_group(self.scope["token_id"]), self.channel_name
             )
+        if self.scope.get("session_group"):
+            await self.channel_layer.group_discard(self.scope["session_group"], self.channel_name)
         for channel_id in list(self.subscriptions):
             await self._drop(channel_id)
 
@@ -344,6 +348,11 @@ class ChannelSocket(AsyncWebsocketConsumer):
 
     async def token_revoked(self, event: dict[str, Any]) -> None:
         """The bearer token this socket was opened with was revoked."""
+        await self.close(code=4401)
+
+    async def session_ended(self, event: dict[str, Any]) -> None:
+        """The session this socket was opened with ended (sign-out, absolute lifetime), or
+        the user's password changed: close at once (permissions.sessions, ws_auth)."""
         await self.close(code=4401)
 
     async def epoch_new(self, event: dict[str, Any]) -> None:

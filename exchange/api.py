@@ -19,11 +19,12 @@ from channels_app.api import router as channels_router
 from channels_app.attachments_api import router as attachments_router
 from channels_app.keys_api import router as keys_router
 from channels_app.reports_api import router as reports_router
-from exchange.errors import RateLimited, ServiceError
+from exchange.errors import RateLimited, ServiceError, TwoFactorRequired
 from permissions.api import router as people_router
 from permissions.institution_api import router as institution_router
 from permissions.moderation_api import router as moderation_router
 from permissions.services import token_authenticate
+from permissions.two_factor import session_state
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +38,19 @@ class BearerToken(HttpBearer):
 
 
 class ActiveSession(SessionAuth):
+    """The browser session, once it has passed every factor its user needs: a session
+    that has only passed the password is told 401 `two_factor_required`."""
+
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         user = request.user
-        return user if user.is_authenticated and user.is_active else None
+        if not (user.is_authenticated and user.is_active):
+            return None
+        if not session_state(user, request.session).passes:
+            raise TwoFactorRequired(
+                "This session has passed the password only: enter your one-time code "
+                "at /two-factor/ first."
+            )
+        return user
 
 
 api = NinjaAPI(

@@ -36,6 +36,13 @@ class NotAuthenticated(ServiceError):
     status = 401
 
 
+class TwoFactorRequired(ServiceError):
+    """Signed in with the password only, by someone whose sign-in needs a code too."""
+
+    code = "two_factor_required"
+    status = 401
+
+
 class Forbidden(ServiceError):
     code = "forbidden"
     status = 403

@@ -14,6 +14,7 @@ broadcast is never a lost message, since clients fetch any gap in `seq` (SPEC §
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from typing import Any
 
@@ -40,6 +41,12 @@ def user_group(user_id: int) -> str:
 
 def token_group(token_id: int) -> str:
     return f"token.{token_id}"
+
+
+def session_group(session_key: str) -> str:
+    """The sockets opened with one browser session. The key itself is a credential, so
+    the group is named by its hash: the channel layer (Redis) never holds a live key."""
+    return "session." + hashlib.sha256(session_key.encode()).hexdigest()[:40]
 
 
 def attach_to_running_loop() -> None:

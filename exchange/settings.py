@@ -7,6 +7,7 @@ production path (PostgreSQL, channels_redis) without touching code.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -43,6 +44,10 @@ INSTALLED_APPS = [
     "guardian",
     "channels",
     "ninja",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     "permissions",
     "channels_app",
     "audit",
@@ -56,8 +61,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: ends sessions past their absolute lifetime, and sends a
+    # password-only session of a two-factor user to the code step (docs/sign-in.md).
+    "permissions.middleware.SignInPolicyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: turns a locked-out sign-in into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "exchange.urls"
@@ -144,6 +154,8 @@ else:
 
 AUTH_USER_MODEL = "permissions.User"
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -184,6 +196,13 @@ MAX_UPLOAD_MB = env_int("EXCHANGE_MAX_UPLOAD_MB", 100, minimum=1)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Sessions (docs/sign-in.md): an idle session ends after EXCHANGE_SESSION_IDLE_MINUTES,
+# since every request pushes its expiry on; any session ends EXCHANGE_SESSION_MAX_HOURS
+# after its sign-in, however busy (permissions.middleware checks the time it stored).
+SESSION_IDLE_MINUTES = env_int("EXCHANGE_SESSION_IDLE_MINUTES", 30, minimum=1)
+SESSION_MAX_HOURS = env_int("EXCHANGE_SESSION_MAX_HOURS", 12, minimum=1)
+SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
+SESSION_SAVE_EVERY_REQUEST = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
@@ -192,6 +211,38 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# Sign-in lockout (django-axes). Failures count per username and per address+username,
+# never per address alone: a whole office behind one address must not be locked out by
+# one person's typos, nor by someone guessing at another account. A lockout lasts the
+# cool-off, then lifts by itself.
+AXES_FAILURE_LIMIT = env_int("EXCHANGE_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("EXCHANGE_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", ["ip_address", "username"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "permissions.sign_in_views.locked_out"
+AXES_VERBOSE = False
+# EXCHANGE_PROXY_COUNT: how many reverse proxies stand in front (nginx alone: 1). With
+# none, the address is the connection's own and X-Forwarded-For is ignored (a client
+# could write anything there). With N, the proxies append to X-Forwarded-For and the
+# client is the entry the first of them appended; python-ipware counts only the proxies
+# that appear in the header, hence N - 1.
+PROXY_COUNT = env_int("EXCHANGE_PROXY_COUNT", 0, maximum=10)
+AXES_IPWARE_META_PRECEDENCE_ORDER: tuple[str, ...]
+if PROXY_COUNT:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    AXES_IPWARE_PROXY_COUNT = PROXY_COUNT - 1
+    # Count from the right even when the client prepended addresses of its own; the
+    # strict default would then give up and fall back to the proxy's address.
+    IPWARE_STRICT = False
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+
+# Two-factor sign-in (django-otp). Each wrong code doubles the wait before the next try
+# on that device (1 s, 2 s, 4 s, ...); 0 would switch throttling off, so it is refused.
+OTP_TOTP_THROTTLE_FACTOR = env_int("EXCHANGE_OTP_THROTTLE_FACTOR", 1, minimum=1)
+OTP_STATIC_THROTTLE_FACTOR = OTP_TOTP_THROTTLE_FACTOR
+OTP_TOTP_ISSUER = env_str("EXCHANGE_OTP_ISSUER", "Exchange")
 
 # Bearer tokens: how long a new personal API token lives unless told otherwise.
 API_TOKEN_DEFAULT_DAYS = env_int("EXCHANGE_TOKEN_DAYS", 90, minimum=1, maximum=3650)

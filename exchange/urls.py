@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 
 from channels_app import views
 from exchange import views as error_views
 from exchange.api import api
+from permissions import sign_in_views
 from permissions import views as people_views
 
 urlpatterns = [
@@ -34,12 +34,11 @@ urlpatterns = [
     ),
     path("invite/<uidb64>/<token>/", people_views.InviteAcceptView.as_view(), name="invite_accept"),
     path("invite/done/", people_views.invite_done, name="invite_done"),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(template_name="login.html", redirect_authenticated_user=True),
-        name="login",
-    ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", sign_in_views.SignInView.as_view(), name="login"),
+    path("logout/", sign_in_views.SignOutView.as_view(), name="logout"),
+    path("two-factor/", sign_in_views.two_factor_verify, name="two_factor_verify"),
+    path("two-factor/enrol/", sign_in_views.two_factor_enrol, name="two_factor_enrol"),
+    path("password/", sign_in_views.ExchangePasswordChangeView.as_view(), name="password_change"),
     path("api/v1/", api.urls),
     re_path(r"^api/", error_views.api_not_found),
     path("admin/", admin.site.urls),

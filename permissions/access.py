@@ -160,6 +160,14 @@ def channel_access_many(
     }
 
 
+def moderates_any_channel(user: User) -> bool:
+    """Whether `user` holds `moderate_channel` on at least one channel (two-factor
+    sign-in is required of moderators: permissions.two_factor)."""
+    return ChannelUserObjectPermission.objects.filter(
+        user_id=user.pk, permission__codename=MODERATE
+    ).exists()
+
+
 def require(access: ChannelAccess, need: Need) -> ChannelAccess:
     """Raise the error SPEC §1 prescribes when `access` does not allow `need`.
 

@@ -4,21 +4,33 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.db.models import Model
 from django.http import HttpRequest
 
 from permissions.models import Admission, Ban, Institution, User
 from permissions.services import institution_set_active, institution_upsert, user_set_active
+from permissions.sessions import close_user_sockets
 
 
 def _actor(request: HttpRequest) -> User | None:
     return request.user if isinstance(request.user, User) else None
 
 
+class ClosingPasswordChangeForm(AdminPasswordChangeForm):
+    """The admin's password form; a new password also closes the user's open sockets."""
+
+    def save(self, commit: bool = True) -> Any:
+        user = super().save(commit=commit)
+        if commit:
+            close_user_sockets(user.pk)
+        return user
+
+
 @admin.register(Institution)
 class InstitutionAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "country", "kind", "active"]
-    list_filter = ["kind", "active", "country"]
+    list_display = ["name", "slug", "country", "kind", "active", "require_two_factor"]
+    list_filter = ["kind", "active", "country", "require_two_factor"]
     search_fields = ["name", "slug"]
     exclude = ["group"]
 
@@ -49,6 +61,8 @@ class InstitutionAdmin(admin.ModelAdmin):
 
 @admin.register(User)
 class ExchangeUserAdmin(UserAdmin):
+    change_password_form = ClosingPasswordChangeForm
+
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         """Deactivation goes through the service: it closes the user's sockets, revokes
         their tokens and rotates the keys of their channels, as from anywhere else."""

@@ -8,9 +8,10 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field, StrictStr
 
-from exchange.errors import NotAuthenticated
+from exchange.errors import NotAuthenticated, TwoFactorRequired
 from permissions.models import User
 from permissions.services import token_issue, token_revoke
+from permissions.two_factor import uses_two_factor, verified_device
 
 router = Router(tags=["people"])
 
@@ -100,9 +101,15 @@ def token_list(request: HttpRequest) -> list[TokenOut]:
     summary="Issue a personal API token; the secret is shown this once",
 )
 def token_create(request: HttpRequest, payload: TokenIn) -> Status[TokenCreatedOut]:
-    secret = token_issue(
-        user=request_user(request), name=payload.name, expires_days=payload.expires_days
-    )
+    """A user who signs in with a one-time code issues tokens only from a session that
+    entered one: a bearer token must not mint another for someone whose sign-in needs
+    two factors (once issued, a token authenticates on its own)."""
+    user = request_user(request)
+    if uses_two_factor(user) and verified_device(user, request.session) is None:
+        raise TwoFactorRequired(
+            "Issuing a token needs a browser session signed in with your one-time code."
+        )
+    secret = token_issue(user=user, name=payload.name, expires_days=payload.expires_days)
     return Status(201, TokenCreatedOut(token=secret))
 
 

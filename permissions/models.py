@@ -35,6 +35,10 @@ class Institution(models.Model):
     country = CountryField()
     kind = models.CharField(max_length=20, choices=InstitutionKind.choices)
     active = models.BooleanField(default=True)
+    require_two_factor = models.BooleanField(
+        default=False,
+        help_text=_("Every user of the institution must sign in with a one-time code."),
+    )
     # The group that carries the institution's channel permissions; every user of the
     # institution is in it. Created with the institution, never shared.
     group = models.OneToOneField(Group, on_delete=models.PROTECT, related_name="institution")

@@ -42,6 +42,7 @@ from permissions.models import (
     InstitutionKind,
     User,
 )
+from permissions.sessions import close_user_sockets
 
 if TYPE_CHECKING:
     from channels_app.models import Channel
@@ -165,6 +166,10 @@ def user_upsert(
                 "password_set": password is not None,
             },
         )
+        if not created and password is not None:
+            # A new password ends the user's sessions (Django's session hash) and, here,
+            # their open sockets at once.
+            close_user_sockets(user.pk)
     return user
 
 

@@ -5,18 +5,30 @@ authenticated by their session cookie, which any page the user visits could make
 their browser send, so that path demands an Origin among the allowed hosts
 (cross-site WebSocket hijacking). A handshake with neither is left anonymous and
 the consumer refuses it.
+
+A session cookie opens a socket only for a session that is signed in completely: not
+past its absolute lifetime, and past the one-time code if its user needs one
+(permissions.two_factor). Such a socket joins its session's group, so that signing out
+closes it at once, and the group is told to close when the session reaches its absolute
+lifetime, so that a socket does not outlive the session it was opened with.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels.security.websocket import AllowedHostsOriginValidator
 from django.contrib.auth.models import AnonymousUser
 
+from exchange.realtime import session_group
+from permissions.models import User
 from permissions.services import token_lookup
+from permissions.sessions import ENDED, session_seconds_left
+from permissions.two_factor import session_state
 
 Scope = dict[str, Any]
 
@@ -29,10 +41,56 @@ def _bearer_secret(scope: Scope) -> str | None:
     return None
 
 
+def _session_group_if_complete(user: User, session: Any) -> tuple[str, float] | None:
+    """The group of a fully signed-in session and the seconds it has left, or None for a
+    session that may not open a socket."""
+    seconds_left = session_seconds_left(session)
+    if seconds_left <= 0 or not session_state(user, session).passes or not session.session_key:
+        return None
+    return session_group(session.session_key), seconds_left
+
+
+def _end_at_lifetime(group: str, seconds_left: float) -> asyncio.TimerHandle:
+    def end() -> None:
+        layer = get_channel_layer()
+        if layer is not None:
+            _pending.add(task := asyncio.ensure_future(layer.group_send(group, ENDED)))
+            task.add_done_callback(_pending.discard)
+
+    return asyncio.get_running_loop().call_later(seconds_left, end)
+
+
+_pending: set[asyncio.Future[None]] = set()  # held so the sends are not garbage-collected
+
+
+class CompleteSessionOnly:
+    """Behind Channels' session and auth middleware: leaves anonymous a handshake whose
+    session has only passed the password, or has outlived its absolute lifetime."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> Any:
+        user = scope.get("user")
+        if not (isinstance(user, User) and user.is_authenticated):
+            return await self.app(scope, receive, send)
+        complete = await database_sync_to_async(_session_group_if_complete)(user, scope["session"])
+        if complete is None:
+            return await self.app(scope | {"user": AnonymousUser()}, receive, send)
+        group, seconds_left = complete
+        timer = _end_at_lifetime(group, seconds_left)
+        try:
+            return await self.app(
+                scope | {"auth_method": "session", "session_group": group}, receive, send
+            )
+        finally:
+            timer.cancel()
+
+
 class TokenOrSessionAuthMiddleware:
     def __init__(self, app: Any) -> None:
         self.app = app
-        self.cookie_app = AllowedHostsOriginValidator(AuthMiddlewareStack(app))
+        self.cookie_app = AllowedHostsOriginValidator(AuthMiddlewareStack(CompleteSessionOnly(app)))
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> Any:
         secret = _bearer_secret(scope)

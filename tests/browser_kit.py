@@ -6,6 +6,10 @@ The fixtures `playwright`, `browser` and `api` live in tests/conftest.py; a modu
 them defines a `scene` fixture whose value has `server` (a tests.live.LiveServer),
 `tokens` (username → bearer token) and `page_errors` (a list the pages' uncaught errors
 go to; the `browser` fixture fails the test if it is not empty).
+
+`sign_in_on` signs in as a person does: the login form, then, for a user with an
+authenticator device (tests.signing_in.totp_device), the code step with the code the
+app would show.
 """
 
 from __future__ import annotations
@@ -20,6 +24,10 @@ from typing import TypeVar
 import pytest
 from django.contrib.auth.hashers import Argon2PasswordHasher
 from django.db import connections
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from playwright.sync_api import Page, expect
+
+from tests.signing_in import totp_code
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -65,3 +73,21 @@ def off_the_browser_thread(work: Callable[[], T]) -> T:
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(run).result()
+
+
+def _device_of(username: str) -> TOTPDevice | None:
+    return TOTPDevice.objects.filter(user__username=username, confirmed=True).first()
+
+
+def sign_in_on(page: Page, username: str, *, path: str = "/login/") -> None:
+    """Fill the login form at `path`, and the code step if the user has a device."""
+    device = off_the_browser_thread(lambda: _device_of(username))
+    page.goto(path)
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    if device is None:
+        return
+    expect(page.get_by_role("heading", name="One-time code")).to_be_visible()
+    page.get_by_label("Code", exact=True).fill(off_the_browser_thread(lambda: totp_code(device)))
+    page.get_by_role("button", name="Verify").click()

@@ -11,13 +11,16 @@ conditions, never for time.
 from __future__ import annotations
 
 import json
+import time
 import uuid
+from base64 import b32decode
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from django.test import override_settings
+from django_otp.oath import TOTP
 from playwright.sync_api import (
     APIRequestContext,
     Browser,
@@ -37,9 +40,11 @@ from tests.browser_kit import (
     argon2_password,
     off_the_browser_thread,
     require_chromium,
+    sign_in_on,
 )
 from tests.conftest import World
 from tests.live import LAYER_PREFIX, LiveServer, daphne_server
+from tests.signing_in import totp_device
 
 pytestmark = pytest.mark.browser
 
@@ -69,6 +74,7 @@ def scene(request: pytest.FixtureRequest, transactional_db: None, world: World) 
     prosecutors = factories.make_institution("fiscalia-peru", country="PE", kind="prosecution")
     factories.admit(world.channel, prosecutors, "participant")
     guest = factories.make_user("gabriela", institution=prosecutors)
+    totp_device(world.owner)  # olivia moderates "ops": she signs in with a code
     people = [world.owner, world.member, world.observer, world.outsider, guest]
     User.objects.filter(pk__in=[user.pk for user in people]).update(password=argon2_password())
     tokens = {user.username: factories.token_for(user) for user in people}
@@ -84,10 +90,7 @@ def sign_in(browser: Browser, scene: Scene, username: str) -> tuple[BrowserConte
     context.set_default_timeout(TIMEOUT_MS)
     context.on("page", lambda page: watch_errors(page, scene))
     page = context.new_page()
-    page.goto("/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_on(page, username)
     expect(page.get_by_role("heading", name="Channels")).to_be_visible()
     return context, page
 
@@ -437,7 +440,7 @@ def test_a_page_whose_socket_is_refused_after_sign_out_says_so(
     other_tab.get_by_role("button", name="Sign out").click()
     expect(other_tab.get_by_role("heading", name="Sign in")).to_be_visible()
 
-    page.evaluate("window.exchangeConnection.ws.close()")
+    # Signing out closed the socket the channel page had open with that session, at once.
     expect(page.locator("#status")).to_have_attribute("data-state", "signed-out")
     expect(page.locator("#problem")).to_contain_text("You are signed out")
     page.get_by_role("link", name="Sign in again").click()
@@ -446,3 +449,39 @@ def test_a_page_whose_socket_is_refused_after_sign_out_says_so(
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(f"{scene.server.http}/c/ops/")
     expect(page.locator("#status")).to_have_attribute("data-state", "online")
+
+
+def test_a_focal_point_turns_on_two_factor_at_first_sign_in_then_enters_codes(
+    scene: Scene, browser: Browser
+) -> None:
+    def make_focal_point() -> None:
+        user = factories.make_user(
+            "fernanda", institution=scene.world.participant_institution, is_focal_point=True
+        )
+        User.objects.filter(pk=user.pk).update(password=argon2_password())
+
+    off_the_browser_thread(make_focal_point)
+    context = browser.new_context(base_url=scene.server.http, locale="en-GB")
+    context.set_default_timeout(TIMEOUT_MS)
+    context.on("page", lambda page: watch_errors(page, scene))
+    page = context.new_page()
+    sign_in_on(page, "fernanda")  # no device yet: the password leads to enrolment
+    expect(page.get_by_role("heading", name="Two-factor sign-in")).to_be_visible()
+    expect(page.get_by_test_id("totp-qr").locator("svg")).to_be_visible()
+    page.goto("/c/ops/")
+    expect(page.get_by_role("heading", name="Two-factor sign-in")).to_be_visible()
+
+    secret = b32decode(page.get_by_test_id("totp-secret").inner_text().replace(" ", ""))
+    app = TOTP(secret)
+    app.time = time.time()
+    page.get_by_label("Code", exact=True).fill(f"{app.token():06d}")
+    page.get_by_role("button", name="Turn on").click()
+    expect(page.get_by_test_id("backup-codes").locator("li")).to_have_count(10)
+    page.get_by_role("link", name="I have kept them, continue").click()
+    expect(page).to_have_url(f"{scene.server.http}/c/ops/")
+    expect(page.locator("#status")).to_have_attribute("data-state", "online", timeout=TIMEOUT_MS)
+    context.close()
+
+    # The next sign-in asks for a code, computed from the same key.
+    context, page = sign_in(browser, scene, "fernanda")
+    context.close()

@@ -39,15 +39,16 @@ from permissions.models import Institution, User
 from permissions.services import admission_remove, admission_set
 from tests import factories
 from tests.browser_kit import (
-    PASSWORD,
     TIMEOUT_MS,
     argon2_password,
     off_the_browser_thread,
     require_chromium,
+    sign_in_on,
 )
 from tests.conftest import World
 from tests.e2ee.tty import run_with_passphrase
 from tests.live import LiveServer, daphne_server
+from tests.signing_in import totp_device
 
 pytestmark = pytest.mark.browser
 
@@ -79,6 +80,7 @@ def scene(transactional_db: None, world: World, tmp_path: Path) -> Iterator[Scen
     guest = factories.make_user("gabriela", institution=prosecutors)
     latecomers = factories.make_institution("policia-nacional", country="CO")
     lucia = factories.make_user("lucia", institution=latecomers)
+    totp_device(world.owner)  # olivia moderates "ops": she signs in with a code
     people = [world.owner, world.member, world.observer, guest, lucia]
     User.objects.filter(pk__in=[user.pk for user in people]).update(password=argon2_password())
     tokens = {user.username: factories.token_for(user) for user in people}
@@ -113,10 +115,7 @@ def sign_in(browser: Browser, scene: Scene, username: str) -> tuple[BrowserConte
 
     context.on("page", watch)
     page = context.new_page()
-    page.goto("/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_on(page, username)
     expect(page.get_by_role("heading", name="Channels")).to_be_visible()
     return context, page
 

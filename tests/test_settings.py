@@ -83,3 +83,64 @@ def test_a_typo_in_a_boolean_stops_the_process() -> None:
     result = settings_of({"EXCHANGE_DEBUG": "ture"}, "settings.DEBUG")
     assert result.returncode != 0
     assert "EXCHANGE_DEBUG" in result.stderr
+
+
+def test_sign_in_limits_and_session_lifetimes_come_from_the_environment() -> None:
+    result = settings_of(
+        {
+            "EXCHANGE_SECRET_KEY": "k" * 50,
+            "EXCHANGE_LOGIN_FAILURE_LIMIT": "3",
+            "EXCHANGE_LOGIN_COOLOFF_MINUTES": "45",
+            "EXCHANGE_SESSION_IDLE_MINUTES": "10",
+            "EXCHANGE_SESSION_MAX_HOURS": "8",
+        },
+        "settings.AXES_FAILURE_LIMIT, settings.AXES_COOLOFF_TIME.total_seconds(),"
+        " settings.SESSION_COOKIE_AGE, settings.SESSION_SAVE_EVERY_REQUEST,"
+        " settings.SESSION_MAX_HOURS, settings.AXES_LOCKOUT_PARAMETERS,"
+        " settings.SESSION_COOKIE_SECURE, settings.CSRF_COOKIE_SECURE",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "3 2700.0 600 True 8 ['username', ['ip_address', 'username']] True True"
+    )
+
+
+def test_throttling_of_one_time_codes_cannot_be_switched_off() -> None:
+    result = settings_of({"EXCHANGE_DEBUG": "1", "EXCHANGE_OTP_THROTTLE_FACTOR": "0"}, "1")
+    assert result.returncode != 0
+    assert "EXCHANGE_OTP_THROTTLE_FACTOR" in result.stderr
+
+
+CLIENT_ADDRESS = (
+    "from django.test import RequestFactory; from axes.helpers import get_client_ip_address;"
+    " print(get_client_ip_address(RequestFactory().get('/', REMOTE_ADDR='10.0.0.2',"
+    " HTTP_X_FORWARDED_FOR='8.8.8.8, 81.2.69.142')))"
+)
+
+
+def address_seen(proxy_count: str) -> str:
+    code = f"import django; django.setup(); {CLIENT_ADDRESS}"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            "PATH": os.environ["PATH"],
+            "DJANGO_SETTINGS_MODULE": "exchange.settings",
+            "EXCHANGE_DEBUG": "1",
+            "EXCHANGE_PROXY_COUNT": proxy_count,
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_without_a_proxy_a_forged_forwarded_for_header_is_ignored() -> None:
+    assert address_seen("0") == "10.0.0.2"
+
+
+def test_behind_one_proxy_the_address_it_appended_is_the_client() -> None:
+    # The client sent "X-Forwarded-For: 8.8.8.8"; nginx appended the address it saw.
+    assert address_seen("1") == "81.2.69.142"

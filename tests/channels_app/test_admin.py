@@ -13,6 +13,7 @@ from permissions.services import user_upsert
 from tests import factories
 from tests.conftest import World, api_client
 from tests.e2ee_clients import Member
+from tests.signing_in import signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -21,9 +22,7 @@ def admin_client() -> tuple[Client, User]:
     admin = user_upsert(username="root", institution=None, is_staff=True)
     admin.is_superuser = True
     admin.save()
-    client = Client()
-    client.force_login(admin)
-    return client, admin
+    return signed_in(admin), admin
 
 
 def _form(channel: Channel, moderators: list[User]) -> dict[str, object]:

@@ -24,9 +24,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
-from django.conf import settings
 from django.db import connection
-from django.test import Client
 from django.utils import timezone
 
 from channels_app import events
@@ -37,6 +35,7 @@ from permissions import services as access_services
 from permissions.models import ApiToken, User
 from tests import factories
 from tests.conftest import World, api_client
+from tests.signing_in import session_cookie_of, signed_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -72,10 +71,7 @@ def bearer(user: User) -> Headers:
 
 
 def session_cookie(user: User) -> bytes:
-    client = Client()
-    client.force_login(user)
-    name = settings.SESSION_COOKIE_NAME
-    return f"{name}={client.cookies[name].value}".encode()
+    return session_cookie_of(signed_in(user))
 
 
 async def handshake(headers: Headers) -> tuple[bool, WebsocketCommunicator]:

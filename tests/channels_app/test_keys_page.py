@@ -10,16 +10,10 @@ import pytest
 from django.test import Client
 
 from channels_app.models import Channel, HistoryVisibility
-from permissions.models import User
 from tests.conftest import World
+from tests.signing_in import signed_in
 
 pytestmark = pytest.mark.django_db
-
-
-def signed_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def json_block(html: str, element_id: str) -> dict[str, object]:

@@ -13,21 +13,15 @@ from django.test import Client
 from django.urls import reverse
 
 from channels_app.models import Channel
-from permissions.models import User
 from permissions.services import ban_create
 from tests import factories
 from tests.conftest import World
+from tests.signing_in import signed_in
 
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "correct horse battery staple"
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
-
-
-def signed_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def catalogue_card(html: str, slug: str) -> str | None:

@@ -149,11 +149,10 @@ def test_a_role_change_to_observer_takes_posting_away(world: World) -> None:
 
 
 def test_the_admin_cannot_change_access_behind_the_services_back(world: World) -> None:
-    from django.test import Client
+    from tests.signing_in import signed_in
 
     admin_user = User.objects.create_superuser("root", password="x" * 16)
-    client = Client()
-    client.force_login(admin_user)
+    client = signed_in(admin_user)
     assert client.get("/admin/permissions/admission/").status_code == 200
     assert client.get("/admin/permissions/admission/add/").status_code == 403
     admission = world.channel.admissions.first()

@@ -14,6 +14,7 @@ from permissions.models import Institution, User
 from permissions.services import user_upsert
 from tests import factories
 from tests.conftest import World, api_client
+from tests.signing_in import signed_in
 
 sync = database_sync_to_async
 
@@ -22,9 +23,7 @@ def admin_client() -> Client:
     admin = user_upsert(username="root", institution=None, is_staff=True)
     admin.is_superuser = True
     admin.save()
-    client = Client()
-    client.force_login(admin)
-    return client
+    return signed_in(admin)
 
 
 def _user_form(user: User, *, active: bool) -> dict[str, object]:

@@ -106,6 +106,24 @@ def test_seed_demo_loads_once_however_often_it_runs() -> None:
     assert User.objects.filter(username__in=["ana", "joao", "camille", "diego"]).count() == 4
 
 
+@override_settings(DEBUG=True)
+def test_seed_demo_gives_the_users_who_need_codes_a_device_with_the_printed_key() -> None:
+    from base64 import b32encode
+
+    from django_otp.oath import TOTP
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    printed = run("seed_demo")
+    run("seed_demo")
+    devices = TOTPDevice.objects.filter(confirmed=True).select_related("user")
+    # ana moderates and is a focal point, joao is a focal point, admin is staff.
+    assert sorted(d.user.username for d in devices) == ["admin", "ana", "joao"]
+    secret = b32encode(devices[0].bin_key).decode()
+    assert f"oathtool --totp -b {secret}" in printed
+    code = TOTP(devices[0].bin_key).token()
+    assert devices[0].verify_token(code)
+
+
 def test_a_command_exits_non_zero_with_the_message_on_stderr() -> None:
     result = subprocess.run(
         [sys.executable, "manage.py", "create_institution", "x", "--name", "X",

@@ -19,6 +19,7 @@ from audit.models import AuditEvent
 from permissions.models import User
 from tests import factories
 from tests.conftest import World
+from tests.signing_in import signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -28,12 +29,6 @@ def fiona(world: World) -> User:
     return factories.make_user(
         "fiona", institution=world.participant_institution, is_focal_point=True
     )
-
-
-def signed_in(user: User, **kwargs: Any) -> Client:
-    client = Client(**kwargs)
-    client.force_login(user)
-    return client
 
 
 def text(response: Any) -> str:

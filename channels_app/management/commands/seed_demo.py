@@ -1,17 +1,23 @@
 """Demo data for a first look. Refuses to run unless DEBUG is on: it creates accounts with
-a published password."""
+a published password, and gives the demo users whose role requires two-factor sign-in
+(moderators, focal points, the platform admin) an authenticator device with a published
+key, printed here so that a first look needs only an authenticator app (or oathtool)."""
 
 from __future__ import annotations
 
 import uuid
+from base64 import b32encode
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import CommandError
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from channels_app.services import message_send
 from permissions.management.commands._base import ExchangeCommand
+from permissions.models import User
 from permissions.services import admission_set, institution_upsert, moderator_appoint, user_upsert
+from permissions.two_factor import two_factor_required
 
 DEMO_PASSWORD = "exchange-demo-2026"  # noqa: S105  (printed on purpose; DEBUG only)
 
@@ -51,6 +57,9 @@ MESSAGES = [
     ("medical-waste", "joao", "Lessons from seizures of PPE waste at the port of Santos."),
     ("penitentiary", "diego", "How did your prisons handle visits during the lockdown?"),
 ]
+# The demo's authenticator key (hex, 20 bytes), shared by every demo user who needs one.
+DEMO_TOTP_KEY = b"exchange-demo-totp!!".hex()
+DEMO_DEVICE_NAME = "Demo authenticator"
 NAMESPACE = uuid.UUID("6f1d2f0e-7a5b-4c55-9d7e-0a7c4a1e2b90")
 
 
@@ -98,9 +107,25 @@ class Command(ExchangeCommand):
                 client_id=uuid.uuid5(NAMESPACE, str(index)),
                 body=body,
             )
+        with_code = [
+            user.username
+            for user in User.objects.filter(username__in=[*users, "admin"]).order_by("username")
+            if two_factor_required(user)
+        ]
+        for username in with_code:
+            TOTPDevice.objects.update_or_create(
+                user=User.objects.get(username=username),
+                name=DEMO_DEVICE_NAME,
+                defaults={"key": DEMO_TOTP_KEY, "confirmed": True},
+            )
         self.stdout.write(f"Demo sign-ins (password {DEMO_PASSWORD}):")
         self.stdout.write("  ana     Policía Nacional (ES), participant, moderates cybercrime")
         self.stdout.write("  joao    Ministério Público Federal (BR), participant")
         self.stdout.write("  camille Parquet national (FR), observer in cybercrime")
         self.stdout.write("  diego   INPEC (CO), not a member of cybercrime")
         self.stdout.write("  admin   platform admin (/admin/), sees no channel content")
+        secret = b32encode(bytes.fromhex(DEMO_TOTP_KEY)).decode()
+        self.stdout.write(
+            f"One-time codes for {', '.join(with_code)} (their role requires them): add the"
+            f" demo key {secret} to an authenticator app, or run: oathtool --totp -b {secret}"
+        )
