@@ -11,9 +11,15 @@ from playwright.sync_api import Browser, Page, expect
 
 from permissions.models import User
 from tests import factories
-from tests.browser_kit import PASSWORD, TIMEOUT_MS, argon2_password, require_chromium
+from tests.browser_kit import (
+    TIMEOUT_MS,
+    argon2_password,
+    require_chromium,
+    sign_in_on,
+)
 from tests.conftest import World
 from tests.live import LiveServer, daphne_server
+from tests.signing_in import totp_device
 
 pytestmark = pytest.mark.browser
 
@@ -35,6 +41,7 @@ def scene(transactional_db: None, world: World) -> Iterator[Scene]:
         "fiona", institution=world.participant_institution, is_focal_point=True
     )
     User.objects.filter(pk=fiona.pk).update(password=argon2_password())
+    totp_device(fiona)  # a focal point signs in with a one-time code
     with daphne_server(debug=True) as server:
         yield Scene(world=world, server=server)
 
@@ -59,7 +66,8 @@ def test_a_focal_point_invites_a_colleague_who_sets_a_password_and_signs_in(
     browser: Browser, scene: Scene
 ) -> None:
     focal_point = new_page(browser, scene)
-    sign_in(focal_point, "fiona", PASSWORD)
+    sign_in_on(focal_point, "fiona")
+    expect(focal_point.get_by_role("heading", name="Channels")).to_be_visible()
     focal_point.get_by_role("link", name="My institution").click()
     expect(focal_point.get_by_role("heading", name="Users of Guardia Civil")).to_be_visible()
     focal_point.get_by_label("Username").fill("nina")
