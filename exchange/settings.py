@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from exchange.env import env_bool, env_int, env_list, env_str
+from exchange.env import env_bool, env_int, env_list, env_rates, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -29,6 +29,10 @@ if not SECRET_KEY:
     SECRET_KEY = "insecure-embedded-development-key-never-use-in-production"  # noqa: S105
 
 ALLOWED_HOSTS = env_list("EXCHANGE_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+if "*" in ALLOWED_HOSTS:
+    # The allowed hosts are also the Origins a cookie-authenticated socket may come from
+    # (permissions/ws_auth.py): '*' would let any web page open a socket as its visitor.
+    raise ImproperlyConfigured("EXCHANGE_ALLOWED_HOSTS must name the hosts; '*' is refused")
 CSRF_TRUSTED_ORIGINS = env_list("EXCHANGE_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -42,6 +46,7 @@ INSTALLED_APPS = [
     "django_countries",
     "guardian",
     "channels",
+    "csp",
     "ninja",
     "permissions",
     "channels_app",
@@ -49,6 +54,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -175,9 +181,29 @@ STATIC_ROOT = Path(env_str("EXCHANGE_STATIC_ROOT", str(VAR_DIR / "static")))
 WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_ROOT = Path(env_str("EXCHANGE_MEDIA_ROOT", str(VAR_DIR / "media")))
 MAX_UPLOAD_MB = env_int("EXCHANGE_MAX_UPLOAD_MB", 100, minimum=1)
+# JSON bodies (and the non-file fields of a multipart body) are read into memory: the
+# largest legitimate one is an epoch's key shares, ~300 bytes per member.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("EXCHANGE_MAX_JSON_BODY_KB", 1024, minimum=16) * 1024
+
+# --- rate limits and caps, per user (exchange/ratelimit.py) ---------------------------
+# Generous for people and their scripts; they stop a runaway client or a stolen token
+# from flooding a channel. Several windows joined by ';' all apply. A page subscribing to
+# every channel it shows sends a burst of frames at once, hence the per-second headroom.
+RATE_WS_FRAMES = env_rates("EXCHANGE_RATE_WS_FRAMES", "100/second;1200/minute")
+RATE_API_WRITES = env_rates("EXCHANGE_RATE_API_WRITES", "20/second;600/minute")
+RATE_UPLOADS = env_rates("EXCHANGE_RATE_UPLOADS", "30/minute;300/hour")
+# A socket whose frames were refused this many times in a row is closed with 1008.
+WS_RATE_LIMITED_CLOSE_AFTER = env_int("EXCHANGE_WS_RATE_LIMITED_CLOSE_AFTER", 20, minimum=1)
+MAX_SOCKETS_PER_USER = env_int("EXCHANGE_MAX_SOCKETS_PER_USER", 20, minimum=1)
+# Counters and socket slots share REDIS_URL across server processes; the prefix keeps
+# installations (and test runs) sharing one Redis apart.
+RATE_LIMIT_PREFIX = env_str(
+    "EXCHANGE_RATE_LIMIT_PREFIX", env_str("EXCHANGE_CHANNEL_LAYER_PREFIX", "exchange") + ":limits"
+)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- browser hardening (docs/security.md) ---------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
@@ -185,7 +211,48 @@ SESSION_COOKIE_SECURE = not DEBUG and env_bool("EXCHANGE_SECURE_COOKIES", True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# HTTPS only, once not in the embedded development mode. SecurityMiddleware sends HSTS on
+# HTTPS responses only, so a plain-HTTP test server never pins itself.
+SECURE_SSL_REDIRECT = not DEBUG and env_bool("EXCHANGE_SSL_REDIRECT", True)
+SECURE_HSTS_SECONDS = env_int("EXCHANGE_HSTS_SECONDS", 0 if DEBUG else 365 * 86400)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("EXCHANGE_HSTS_INCLUDE_SUBDOMAINS", True)
+# The header only declares eligibility; nothing is preloaded until the operator submits
+# the domain to the browsers' list.
+SECURE_HSTS_PRELOAD = env_bool("EXCHANGE_HSTS_PRELOAD", True)
+# Behind nginx, TLS ends at the proxy: trust its X-Forwarded-Proto only when told to,
+# because a server reachable directly would let any client claim HTTPS.
+_PROXY_SSL_HEADER = env_str("EXCHANGE_PROXY_SSL_HEADER")
+if _PROXY_SSL_HEADER:
+    _name, _, _value = _PROXY_SSL_HEADER.partition(":")
+    if not _name.strip() or not _value.strip():
+        raise ImproperlyConfigured(
+            "EXCHANGE_PROXY_SSL_HEADER is 'Header-Name: value', e.g. 'X-Forwarded-Proto: https'"
+        )
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + _name.strip().upper().replace("-", "_"),
+        _value.strip(),
+    )
+
+# Content-Security-Policy (django-csp 4). Every script is an ES module served from
+# static/; no inline script, no eval. The age bundle (static/dist/age.js) is pure
+# JavaScript (@noble's X25519, ChaCha20-Poly1305 and scrypt) with no WebAssembly, so
+# 'wasm-unsafe-eval' is not needed either. CSP Level 3 lets 'self' match the page's own
+# host over ws: and wss:, which is all connect-src needs for /ws/v1/.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
 
 # Bearer tokens: how long a new personal API token lives unless told otherwise.
 API_TOKEN_DEFAULT_DAYS = env_int("EXCHANGE_TOKEN_DAYS", 90, minimum=1, maximum=3650)

@@ -69,6 +69,7 @@ def daphne_server(
         "EXCHANGE_SECRET_KEY": "live-test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
         "EXCHANGE_DEBUG": "1" if debug else "0",
         "EXCHANGE_SECURE_COOKIES": "0",
+        "EXCHANGE_SSL_REDIRECT": "0",
         "EXCHANGE_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DATABASE_URL": test_database_url(),
         "REDIS_URL": redis_url or "",
