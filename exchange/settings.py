@@ -195,6 +195,9 @@ RATE_UPLOADS = env_rates("EXCHANGE_RATE_UPLOADS", "30/minute;300/hour")
 # A socket whose frames were refused this many times in a row is closed with 1008.
 WS_RATE_LIMITED_CLOSE_AFTER = env_int("EXCHANGE_WS_RATE_LIMITED_CLOSE_AFTER", 20, minimum=1)
 MAX_SOCKETS_PER_USER = env_int("EXCHANGE_MAX_SOCKETS_PER_USER", 20, minimum=1)
+# How long a socket's slot outlives its server process (production: a crashed process
+# stops refreshing its sockets' slots, which then expire after this many seconds).
+SOCKET_SLOT_TTL = env_int("EXCHANGE_SOCKET_SLOT_TTL", 60, minimum=3, maximum=3600)
 # Counters and socket slots share REDIS_URL across server processes; the prefix keeps
 # installations (and test runs) sharing one Redis apart.
 RATE_LIMIT_PREFIX = env_str(
