@@ -18,9 +18,9 @@ the file. Here a streamed response registers a Twisted push producer on its requ
 the application's next `send` waits while Twisted says the socket's buffer is full.
 
 And WebSocket messages are bounded by the transport, below daphne's 1 MiB default
-(daphne >= 4.2.2, CVE-2026-44545): a frame whose header announces more than
-WS_MAX_MESSAGE_BYTES is refused by autobahn with close code 1009 as soon as the header
-is read, before its payload is buffered. Between the consumer's own 64 KiB limit and this
+(daphne >= 4.2.2, CVE-2026-44545): autobahn fails a frame whose header announces more
+than WS_MAX_MESSAGE_BYTES (1009, by dropping the connection) as soon as the header is
+read, before any of its payload is buffered. Between the consumer's own 64 KiB limit and this
 one, a frame still gets a `too_large` error frame and the socket stays open.
 `--websocket-max-message-size` and `--websocket-max-frame-size` still override it.
 
