@@ -54,6 +54,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "exchange.middleware.ApiOverHttpsOnly",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -212,6 +213,11 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = not DEBUG and env_bool("EXCHANGE_SECURE_COOKIES", True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+if SESSION_COOKIE_SECURE:
+    # __Host-: the browser keeps such a cookie only if Secure, for this exact host and
+    # path /, so neither a sibling subdomain nor plain HTTP can plant or overwrite it.
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
@@ -219,6 +225,9 @@ X_FRAME_OPTIONS = "DENY"
 # HTTPS only, once not in the embedded development mode. SecurityMiddleware sends HSTS on
 # HTTPS responses only, so a plain-HTTP test server never pins itself.
 SECURE_SSL_REDIRECT = not DEBUG and env_bool("EXCHANGE_SSL_REDIRECT", True)
+# Pages redirect; the API and the socket do not, so that a client configured with http://
+# fails loudly (exchange/middleware.py) instead of sending its token in clear every time.
+SECURE_REDIRECT_EXEMPT = [r"^api/", r"^ws/"]
 SECURE_HSTS_SECONDS = env_int("EXCHANGE_HSTS_SECONDS", 0 if DEBUG else 365 * 86400)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("EXCHANGE_HSTS_INCLUDE_SUBDOMAINS", True)
 # The header only declares eligibility; nothing is preloaded until the operator submits

@@ -20,6 +20,7 @@ from typing import TypeVar
 import pytest
 from django.contrib.auth.hashers import Argon2PasswordHasher
 from django.db import connections
+from playwright.sync_api import BrowserContext, ConsoleMessage, Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -44,6 +45,37 @@ def require_chromium() -> None:
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
+
+
+# Relays each violation the page itself sees (the `securitypolicyviolation` event) to the
+# console, beside chromium's own report there, so that neither can be missed.
+_CSP_REPORTER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`CSP violation: ${event.effectiveDirective} refused ${event.blockedURI}`);
+});
+"""
+
+
+def is_csp_violation(message: ConsoleMessage) -> bool:
+    return message.type == "error" and (
+        "Content Security Policy" in message.text or message.text.startswith("CSP violation")
+    )
+
+
+def watch_csp(context: BrowserContext, sink: list[str]) -> None:
+    """Every Content-Security-Policy violation on the context's pages (opened from now on)
+    goes to `sink`; the browser tests put it in `scene.page_errors`, which fails them."""
+    context.add_init_script(_CSP_REPORTER)
+
+    def watch(page: Page) -> None:
+        page.on(
+            "console",
+            lambda message: (
+                sink.append(f"{page.url}: {message.text}") if is_csp_violation(message) else None
+            ),
+        )
+
+    context.on("page", watch)
 
 
 @functools.cache

@@ -37,6 +37,7 @@ from tests.browser_kit import (
     argon2_password,
     off_the_browser_thread,
     require_chromium,
+    watch_csp,
 )
 from tests.conftest import World
 from tests.live import LAYER_PREFIX, LiveServer, daphne_server
@@ -83,6 +84,7 @@ def sign_in(browser: Browser, scene: Scene, username: str) -> tuple[BrowserConte
     context = browser.new_context(base_url=scene.server.http, locale="en-GB")
     context.set_default_timeout(TIMEOUT_MS)
     context.on("page", lambda page: watch_errors(page, scene))
+    watch_csp(context, scene.page_errors)
     page = context.new_page()
     page.goto("/login/")
     page.get_by_label("Username").fill(username)
@@ -446,3 +448,46 @@ def test_a_page_whose_socket_is_refused_after_sign_out_says_so(
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(f"{scene.server.http}/c/ops/")
     expect(page.locator("#status")).to_have_attribute("data-state", "online")
+
+
+# --- the Content-Security-Policy in a real browser ------------------------------------------
+
+
+def test_every_page_works_under_the_content_security_policy_with_no_violation(
+    scene: Scene, browser: Browser
+) -> None:
+    """Every test here fails on a violation; this one walks the pages no other test opens
+    (the keys page, the admin's sign-in, the API's browsable docs) and the live channel."""
+    _, page = sign_in(browser, scene, "olivia")
+    open_channel(page)  # the socket connects: connect-src 'self' covers ws://
+    send(page, "under **CSP**")
+    expect(page.locator("#messages .body strong").first).to_have_text("CSP")
+    page.goto("/keys/")
+    expect(page.locator("main")).to_be_visible()
+    page.goto("/api/v1/docs")
+    expect(page.locator(".swagger-ui .info .title").first).to_contain_text("Exchange API")
+    page.goto("/admin/login/")
+    expect(page.locator("#login-form")).to_be_visible()
+    assert scene.page_errors == []
+
+
+def test_an_inline_script_smuggled_into_a_page_is_refused_and_reported(
+    scene: Scene, browser: Browser
+) -> None:
+    """The control for the test above: a violation does reach `page_errors`. Markdown is
+    sanitised server-side (tests/channels_app/test_services.py); this is the second line."""
+    context, page = sign_in(browser, scene, "olivia")
+    page.evaluate(
+        """() => {
+            const script = document.createElement("script");
+            script.textContent = "window.__smuggled = true";
+            document.body.append(script);
+        }"""
+    )
+    with page.expect_console_message(lambda message: "CSP violation" in message.text):
+        page.evaluate("() => document.body.setAttribute('onclick', 'window.__smuggled = 1')")
+        page.evaluate("() => document.body.click()")
+    assert page.evaluate("window.__smuggled") is None
+    assert any("script-src" in error for error in scene.page_errors), scene.page_errors
+    scene.page_errors.clear()  # expected here; the fixture fails the test on any left
+    context.close()

@@ -44,6 +44,7 @@ from tests.browser_kit import (
     argon2_password,
     off_the_browser_thread,
     require_chromium,
+    watch_csp,
 )
 from tests.conftest import World
 from tests.e2ee.tty import run_with_passphrase
@@ -112,6 +113,7 @@ def sign_in(browser: Browser, scene: Scene, username: str) -> tuple[BrowserConte
         )
 
     context.on("page", watch)
+    watch_csp(context, scene.page_errors)
     page = context.new_page()
     page.goto("/login/")
     page.get_by_label("Username").fill(username)

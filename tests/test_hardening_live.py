@@ -50,8 +50,8 @@ def session_cookie(user: User) -> str:
     with override_settings(SECRET_KEY=LIVE_SECRET_KEY):
         client = Client()
         client.force_login(user)
-        name = settings.SESSION_COOKIE_NAME
-        return f"{name}={client.cookies[name].value}"
+    # The live servers serve plain HTTP (EXCHANGE_SECURE_COOKIES=0): no __Host- prefix.
+    return f"sessionid={client.cookies[settings.SESSION_COOKIE_NAME].value}"
 
 
 async def ping(ws: ClientConnection) -> Frame:

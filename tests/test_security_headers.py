@@ -118,6 +118,33 @@ def test_production_redirects_plain_http_and_trusts_only_the_configured_proxy_he
     assert result.stdout.strip() == "0", "the embedded mode must not pin localhost to HTTPS"
 
 
+@pytest.mark.django_db
+def test_an_api_client_on_plain_http_is_refused_rather_than_silently_redirected(
+    world: World,
+    settings,  # type: ignore[no-untyped-def]
+) -> None:
+    settings.SECURE_SSL_REDIRECT = True
+    bearer = api_client(world.member)
+    refused = bearer.get("/api/v1/me")
+    assert refused.status_code == 403
+    assert refused.json()["error"] == {
+        "code": "forbidden",
+        "message": "The API answers over HTTPS only.",
+    }
+    assert bearer.get("/api/v1/me", secure=True).status_code == 200
+    page = Client().get("/login/")
+    assert page.status_code == 301 and page["Location"] == "https://testserver/login/"
+
+
+def test_session_and_csrf_cookies_are_host_only_and_secure_in_production() -> None:
+    result = settings_of(
+        {"EXCHANGE_SECRET_KEY": "k" * 50},
+        "settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME,"
+        " settings.SESSION_COOKIE_SECURE, settings.SESSION_COOKIE_HTTPONLY",
+    )
+    assert result.stdout.strip() == "__Host-sessionid __Host-csrftoken True True", result.stderr
+
+
 def test_a_wildcard_allowed_host_that_would_open_sockets_to_any_site_is_refused() -> None:
     result = settings_of({"EXCHANGE_DEBUG": "1", "EXCHANGE_ALLOWED_HOSTS": "*"}, "1")
     assert result.returncode != 0
