@@ -6,6 +6,10 @@ The fixtures `playwright`, `browser` and `api` live in tests/conftest.py; a modu
 them defines a `scene` fixture whose value has `server` (a tests.live.LiveServer),
 `tokens` (username → bearer token) and `page_errors` (a list the pages' uncaught errors
 go to; the `browser` fixture fails the test if it is not empty).
+
+The pages run under the Content-Security-Policy, which refuses eval: give
+`wait_for_function` an arrow function ("() => …"), which Playwright calls through the
+DevTools protocol, not a bare expression, which it would eval in the page.
 """
 
 from __future__ import annotations

@@ -287,7 +287,7 @@ def test_a_dropped_broadcast_is_noticed_by_its_seq_and_fetched_over_http(
 
     page.evaluate("window.lossy.seq = 2")
     dropped = post(api("olivia"), "seq two, whose broadcast is lost")
-    page.wait_for_function("window.lossy.dropped.length === 1")
+    page.wait_for_function("() => window.lossy.dropped.length === 1")
     assert page.evaluate("window.lossy.dropped") == [2]
     expect(page.locator(f"#m-{dropped['id']}")).to_have_count(0)  # nothing told the page yet
 
@@ -304,7 +304,7 @@ def test_a_dropped_broadcast_is_noticed_by_its_seq_and_fetched_over_http(
     # The gap is closed: the next message needs no fetch.
     last = post(api("olivia"), "seq four")
     expect(page.locator(f"#m-{last['id']}")).to_have_count(1)
-    page.wait_for_function("window.exchangeConnection.lastSeq === 4")
+    page.wait_for_function("() => window.exchangeConnection.lastSeq === 4")
     assert page.evaluate("window.exchangeConnection.ahead.size") == 0
     assert len(gap_fetches) == 1
     expect(page.locator("li.message")).to_have_count(4)
@@ -409,7 +409,7 @@ def test_the_page_says_so_the_moment_access_is_revoked(scene: Scene, browser: Br
     expect(gabriela.locator("#problem")).to_contain_text("Your access to this channel has ended")
     expect(gabriela.get_by_role("textbox", name="Message")).to_be_disabled()
     expect(gabriela.get_by_role("button", name="Send")).to_be_disabled()
-    gabriela.wait_for_function("window.exchangeConnection.ws.readyState === WebSocket.CLOSED")
+    gabriela.wait_for_function("() => window.exchangeConnection.ws.readyState === WebSocket.CLOSED")
 
 
 def test_a_page_reopened_after_access_ended_offline_says_so(scene: Scene, browser: Browser) -> None:

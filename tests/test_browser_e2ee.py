@@ -408,7 +408,7 @@ def test_a_member_who_joins_later_reads_old_files_through_the_back_links(
     )
     olivia.evaluate("window.exchangeConnection.ws.close()")
     olivia.wait_for_function(
-        "window.exchangeKeys.epochs.length === 2 && window.exchangeKeys.state === 'ready'"
+        "() => window.exchangeKeys.epochs.length === 2 && window.exchangeKeys.state === 'ready'"
     )
     epochs = api("olivia").get("/api/v1/channels/ops/epochs").json()
     assert [(e["number"], e["stale"], e["back_link"] is not None) for e in epochs] == [
