@@ -73,6 +73,19 @@ def _validation_message(exc: ValidationError) -> tuple[str, str | None]:
     return (f"{field}: {error['msg']}" if field else error["msg"]), field
 
 
+def _client_id_of(text_data: str | None) -> str | None:
+    """The `client_id` of a refused frame, if it has one, so that the client knows which
+    send to retry; nothing else of the frame is looked at."""
+    if text_data is None or len(text_data) > MAX_FRAME_BYTES:
+        return None
+    try:
+        raw = json.loads(text_data)
+    except (ValueError, RecursionError):
+        return None
+    client_id = raw.get("client_id") if isinstance(raw, dict) else None
+    return client_id if isinstance(client_id, str) else None
+
+
 class ChannelSocket(AsyncWebsocketConsumer):
     user_id: int
     # Loaded once, for who the author is; whether the user may still act is asked of the
@@ -146,7 +159,7 @@ class ChannelSocket(AsyncWebsocketConsumer):
         ref: str | None = None
         refusal = await ratelimit.frame_allowed(self.user_id)
         if refusal is not None:
-            await self._refuse_for_rate(refusal)
+            await self._refuse_for_rate(refusal, ref=_client_id_of(text_data))
             return
         self.rate_limited_in_a_row = 0
         try:
@@ -175,7 +188,7 @@ class ChannelSocket(AsyncWebsocketConsumer):
         except ServiceError as exc:
             await self.send_error(exc, ref=ref)
 
-    async def _refuse_for_rate(self, refusal: ratelimit.Refusal) -> None:
+    async def _refuse_for_rate(self, refusal: ratelimit.Refusal, *, ref: str | None) -> None:
         """Tell the client to wait; close the socket of one that keeps on regardless."""
         self.rate_limited_in_a_row += 1
         if self.rate_limited_in_a_row > settings.WS_RATE_LIMITED_CLOSE_AFTER:
@@ -186,7 +199,8 @@ class ChannelSocket(AsyncWebsocketConsumer):
             RateLimited(
                 f"Too many frames; wait {refusal.retry_after} s.",
                 retry_after=refusal.retry_after,
-            )
+            ),
+            ref=ref,
         )
 
     async def send_error(

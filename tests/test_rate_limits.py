@@ -118,12 +118,14 @@ async def test_flooding_a_socket_with_frames_gets_rate_limited_errors_and_it_sta
             for _ in range(3):
                 await flood.send_json_to({"type": "ping"})
                 assert await receive(flood) == {"type": "pong"}
+            client_id = str(uuid.uuid4())
             await flood.send_json_to(
-                {"type": "message.send", "channel": "ops", "client_id": str(uuid.uuid4()),
+                {"type": "message.send", "channel": "ops", "client_id": client_id,
                  "body": "refused"}
             )  # fmt: skip
             error = await receive(flood)
             assert error["type"] == "error" and error["code"] == "rate_limited"
+            assert error["ref"] == client_id  # which send to retry
             assert isinstance(error["message"], str) and error["message"]
             assert isinstance(error["retry_after"], int) and error["retry_after"] >= 1
             # Still open and still answering (with the same refusal) ...
