@@ -10,6 +10,13 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/exchange
 EMBEDDED := EXCHANGE_DEBUG=1
+# What deploy/ and the README's production table set, for Django's deployment checks
+# (a throwaway secret key: the check never serves a request).
+PRODUCTION_LIKE := EXCHANGE_DEBUG=0 \
+	EXCHANGE_SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))') \
+	EXCHANGE_ALLOWED_HOSTS=exchange.example.org \
+	EXCHANGE_CSRF_TRUSTED_ORIGINS=https://exchange.example.org \
+	EXCHANGE_PROXY_SSL_HEADER='X-Forwarded-Proto: https'
 
 .PHONY: setup assets run test lint test-sqlite test-postgres services browser tools clean
 
@@ -56,6 +63,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 	EXCHANGE_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
+	$(PRODUCTION_LIKE) $(BIN)/python manage.py check --deploy --fail-level WARNING
 
 test-sqlite: setup
 	$(BIN)/pytest

@@ -12,6 +12,7 @@ from ninja.files import UploadedFile
 
 from channels_app import attachment_services
 from channels_app.schemas import b64
+from exchange.ratelimit import ApiWriteThrottle, UploadThrottle
 from permissions.api import request_user
 
 router = Router(tags=["attachments"])
@@ -38,6 +39,8 @@ class AttachmentMetaOut(Schema):
     "/channels/{slug}/attachments",
     response={201: UploadedOut},
     summary="Upload an age-encrypted file and its age-encrypted meta",
+    # Stricter than other writes, and checked before the multipart body is parsed.
+    throttle=[UploadThrottle(), ApiWriteThrottle()],
 )
 def attachment_upload(
     request: HttpRequest,

@@ -12,6 +12,7 @@ runs inside `database_sync_to_async`, which closes them before and after.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from pydantic import BaseModel, ValidationError
 
 from channels_app import key_services, reports, selectors, services
@@ -33,7 +35,8 @@ from channels_app.schemas import (
     SubscribeFrame,
     UnsubscribeFrame,
 )
-from exchange.errors import BadRequest, NotAuthenticated, ServiceError, TooLarge
+from exchange import ratelimit
+from exchange.errors import BadRequest, NotAuthenticated, RateLimited, ServiceError, TooLarge
 from exchange.fanout import local_fanout
 from exchange.realtime import attach_to_running_loop, token_group, user_group
 from permissions.access import ChannelAccess, Need, access_channel, channel_access
@@ -42,6 +45,9 @@ from permissions.models import User
 logger = logging.getLogger(__name__)
 
 MAX_FRAME_BYTES = 64 * 1024
+# RFC 6455 §7.4.1: "a message that violates its policy", for a client that keeps sending
+# after being told to wait.
+CLOSE_POLICY_VIOLATION = 1008
 FRAMES: dict[str, type[BaseModel]] = {
     "subscribe": SubscribeFrame,
     "unsubscribe": UnsubscribeFrame,
@@ -80,6 +86,19 @@ def _validation_message(exc: ValidationError) -> tuple[str, str | None]:
     return (f"{field}: {error['msg']}" if field else error["msg"]), field
 
 
+def _client_id_of(text_data: str | None) -> str | None:
+    """The `client_id` of a refused frame, if it has one, so that the client knows which
+    send to retry; nothing else of the frame is looked at."""
+    if text_data is None or len(text_data) > MAX_FRAME_BYTES:
+        return None
+    try:
+        raw = json.loads(text_data)
+    except (ValueError, RecursionError):
+        return None
+    client_id = raw.get("client_id") if isinstance(raw, dict) else None
+    return client_id if isinstance(client_id, str) else None
+
+
 class ChannelSocket(AsyncWebsocketConsumer):
     user_id: int
     # Loaded once, for who the author is; whether the user may still act is asked of the
@@ -87,6 +106,10 @@ class ChannelSocket(AsyncWebsocketConsumer):
     user: User
     subscriptions: dict[int, Subscription]
     held_during_send: list[dict[str, Any]] | None = None
+    # Set once the socket holds one of its user's MAX_SOCKETS_PER_USER slots.
+    holds_slot = False
+    slot_keeper: asyncio.Task[None] | None = None
+    rate_limited_in_a_row = 0
 
     # --- connection ------------------------------------------------------------------
 
@@ -101,6 +124,14 @@ class ChannelSocket(AsyncWebsocketConsumer):
         except NotAuthenticated:
             await self.close()
             return
+        if not await ratelimit.socket_slot_take(self.user_id, self.channel_name):
+            logger.info(
+                "socket of user %s refused: the cap on open sockets is reached", self.user_id
+            )
+            await self.close()  # before accept: over the cap, the handshake is refused
+            return
+        self.holds_slot = True
+        self.slot_keeper = ratelimit.keep_slot_task(self.user_id, self.channel_name)
         self.subscriptions = {}
         attach_to_running_loop()
         await self.channel_layer.group_add(user_group(self.user_id), self.channel_name)
@@ -113,7 +144,12 @@ class ChannelSocket(AsyncWebsocketConsumer):
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
-        if not hasattr(self, "user_id"):
+        if self.slot_keeper is not None:
+            self.slot_keeper.cancel()
+        if self.holds_slot:
+            self.holds_slot = False
+            await ratelimit.socket_slot_release(self.user_id, self.channel_name)
+        if not hasattr(self, "subscriptions"):
             return
         await self.channel_layer.group_discard(user_group(self.user_id), self.channel_name)
         if self.scope.get("token_id") is not None:
@@ -138,6 +174,11 @@ class ChannelSocket(AsyncWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         ref: str | None = None
+        refusal = await ratelimit.frame_allowed(self.user_id)
+        if refusal is not None:
+            await self._refuse_for_rate(refusal, ref=_client_id_of(text_data))
+            return
+        self.rate_limited_in_a_row = 0
         try:
             if text_data is None:
                 raise BadRequest("Frames are JSON text, not binary.")
@@ -164,6 +205,21 @@ class ChannelSocket(AsyncWebsocketConsumer):
         except ServiceError as exc:
             await self.send_error(exc, ref=ref)
 
+    async def _refuse_for_rate(self, refusal: ratelimit.Refusal, *, ref: str | None) -> None:
+        """Tell the client to wait; close the socket of one that keeps on regardless."""
+        self.rate_limited_in_a_row += 1
+        if self.rate_limited_in_a_row > settings.WS_RATE_LIMITED_CLOSE_AFTER:
+            logger.info("socket of user %s closed: kept sending while rate limited", self.user_id)
+            await self.close(code=CLOSE_POLICY_VIOLATION)
+            return
+        await self.send_error(
+            RateLimited(
+                f"Too many frames; wait {refusal.retry_after} s.",
+                retry_after=refusal.retry_after,
+            ),
+            ref=ref,
+        )
+
     async def send_error(
         self, exc: ServiceError, *, ref: str | None = None, channel: str | None = None
     ) -> None:
@@ -174,6 +230,8 @@ class ChannelSocket(AsyncWebsocketConsumer):
             frame["channel"] = channel
         if exc.field:
             frame["field"] = exc.field
+        if isinstance(exc, RateLimited):
+            frame["retry_after"] = exc.retry_after
         await self.send_json(frame)
 
     async def on_ping(self, frame: PingFrame) -> None:

@@ -7,11 +7,14 @@ it comes from a service, from input validation, from authentication or from a bu
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.security import HttpBearer, SessionAuth
 
 from audit.api import router as audit_router
@@ -20,6 +23,7 @@ from channels_app.attachments_api import router as attachments_router
 from channels_app.keys_api import router as keys_router
 from channels_app.reports_api import router as reports_router
 from exchange.errors import RateLimited, ServiceError, TwoFactorRequired
+from exchange.ratelimit import ApiWriteThrottle
 from permissions.api import router as people_router
 from permissions.institution_api import router as institution_router
 from permissions.moderation_api import router as moderation_router
@@ -63,6 +67,8 @@ api = NinjaAPI(
     auth=[BearerToken(), ActiveSession()],
     urls_namespace="api-v1",
     docs_url="/docs",
+    # Per-user budget of writes (exchange/ratelimit.py); reads are not counted.
+    throttle=[ApiWriteThrottle()],
 )
 api.add_router("", people_router)
 api.add_router("", channels_router)
@@ -120,6 +126,27 @@ def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> H
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     codes = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
     return error_response(request, exc.status_code, codes.get(exc.status_code, "error"), str(exc))
+
+
+@api.exception_handler(Throttled)
+def on_throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
+    """A throttle of exchange.ratelimit refused the request; ninja adds Retry-After."""
+    retry_after = math.ceil(exc.wait) if exc.wait is not None else 1
+    return error_response(
+        request,
+        429,
+        "rate_limited",
+        f"Too many requests; try again in {retry_after} s.",
+        retry_after=retry_after,
+    )
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_body_too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return error_response(
+        request, 413, "too_large", f"A JSON request body is at most {limit // 1024} KiB."
+    )
 
 
 @api.exception_handler(Exception)

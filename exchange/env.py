@@ -55,3 +55,22 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if any(not item for item in items):
         raise ImproperlyConfigured(f"{name} is a comma-separated list with no empty items")
     return items
+
+
+def env_rates(name: str, default: str) -> str:
+    """Rate limits in the `limits` notation, several joined by ';' ("30/second;600/minute").
+
+    Parsed here once so that a typo stops the process at start-up rather than at the
+    first request that would have been limited."""
+    from limits import parse_many  # imported here: env.py is read before Django is set up
+
+    raw = env_str(name, default)
+    try:
+        items = parse_many(raw)
+    except ValueError:
+        items = []
+    if not items or any(item.amount < 1 for item in items):
+        raise ImproperlyConfigured(
+            f"{name} is one or more rates like '30/second;600/minute'; got {raw!r}"
+        )
+    return raw

@@ -22,6 +22,13 @@ process is the same text 200 times (channels_app.events encodes it once). autoba
 each send anew; here the WebSocket factory frames a text once and hands the same prepared
 frame to every socket it goes to (autobahn's `prepareMessage`, made for broadcasting).
 
+And WebSocket messages are bounded by the transport, below daphne's 1 MiB default
+(daphne >= 4.2.2, CVE-2026-44545): autobahn fails a frame whose header announces more
+than WS_MAX_MESSAGE_BYTES (1009, by dropping the connection) as soon as the header is
+read, before any of its payload is buffered. Between the consumer's own 64 KiB limit and this
+one, a frame still gets a `too_large` error frame and the socket stays open.
+`--websocket-max-message-size` and `--websocket-max-frame-size` still override it.
+
 Everything else is daphne as it is, started with the same arguments:
 `python -m exchange.server -b 127.0.0.1 -p 8000 exchange.asgi:application`.
 """
@@ -41,6 +48,9 @@ from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
 SPOOL_MEMORY = 1024 * 1024
+# Four times the consumer's MAX_FRAME_BYTES: a 64 KiB frame of characters that each take
+# several bytes in UTF-8 still reaches the consumer, which answers it with an error frame.
+WS_MAX_MESSAGE_BYTES = 256 * 1024
 READ_SIZE = 256 * 1024
 
 
@@ -216,6 +226,13 @@ class ExchangeServer(Server):
 class ExchangeCommandLine(CommandLineInterface):
     description = "Exchange's daphne: HTTP and WebSocket, request bodies spooled to disk"
     server_class = ExchangeServer
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parser.set_defaults(
+            websocket_max_message_size=WS_MAX_MESSAGE_BYTES,
+            websocket_max_frame_size=WS_MAX_MESSAGE_BYTES,
+        )
 
 
 if __name__ == "__main__":

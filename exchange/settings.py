@@ -13,7 +13,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from exchange.env import env_bool, env_int, env_list, env_str
+from exchange.env import env_bool, env_int, env_list, env_rates, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -30,6 +30,10 @@ if not SECRET_KEY:
     SECRET_KEY = "insecure-embedded-development-key-never-use-in-production"  # noqa: S105
 
 ALLOWED_HOSTS = env_list("EXCHANGE_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+if "*" in ALLOWED_HOSTS:
+    # The allowed hosts are also the Origins a cookie-authenticated socket may come from
+    # (permissions/ws_auth.py): '*' would let any web page open a socket as its visitor.
+    raise ImproperlyConfigured("EXCHANGE_ALLOWED_HOSTS must name the hosts; '*' is refused")
 CSRF_TRUSTED_ORIGINS = env_list("EXCHANGE_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -43,6 +47,7 @@ INSTALLED_APPS = [
     "django_countries",
     "guardian",
     "channels",
+    "csp",
     "ninja",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -55,6 +60,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "exchange.middleware.ApiOverHttpsOnly",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -193,6 +200,28 @@ STATIC_ROOT = Path(env_str("EXCHANGE_STATIC_ROOT", str(VAR_DIR / "static")))
 WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_ROOT = Path(env_str("EXCHANGE_MEDIA_ROOT", str(VAR_DIR / "media")))
 MAX_UPLOAD_MB = env_int("EXCHANGE_MAX_UPLOAD_MB", 100, minimum=1)
+# JSON bodies (and the non-file fields of a multipart body) are read into memory: the
+# largest legitimate one is an epoch's key shares, ~300 bytes per member.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("EXCHANGE_MAX_JSON_BODY_KB", 1024, minimum=16) * 1024
+
+# --- rate limits and caps, per user (exchange/ratelimit.py) ---------------------------
+# Generous for people and their scripts; they stop a runaway client or a stolen token
+# from flooding a channel. Several windows joined by ';' all apply. A page subscribing to
+# every channel it shows sends a burst of frames at once, hence the per-second headroom.
+RATE_WS_FRAMES = env_rates("EXCHANGE_RATE_WS_FRAMES", "100/second;1200/minute")
+RATE_API_WRITES = env_rates("EXCHANGE_RATE_API_WRITES", "20/second;600/minute")
+RATE_UPLOADS = env_rates("EXCHANGE_RATE_UPLOADS", "30/minute;300/hour")
+# A socket whose frames were refused this many times in a row is closed with 1008.
+WS_RATE_LIMITED_CLOSE_AFTER = env_int("EXCHANGE_WS_RATE_LIMITED_CLOSE_AFTER", 20, minimum=1)
+MAX_SOCKETS_PER_USER = env_int("EXCHANGE_MAX_SOCKETS_PER_USER", 20, minimum=1)
+# How long a socket's slot outlives its server process (production: a crashed process
+# stops refreshing its sockets' slots, which then expire after this many seconds).
+SOCKET_SLOT_TTL = env_int("EXCHANGE_SOCKET_SLOT_TTL", 60, minimum=3, maximum=3600)
+# Counters and socket slots share REDIS_URL across server processes; the prefix keeps
+# installations (and test runs) sharing one Redis apart.
+RATE_LIMIT_PREFIX = env_str(
+    "EXCHANGE_RATE_LIMIT_PREFIX", env_str("EXCHANGE_CHANNEL_LAYER_PREFIX", "exchange") + ":limits"
+)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -203,14 +232,65 @@ SESSION_IDLE_MINUTES = env_int("EXCHANGE_SESSION_IDLE_MINUTES", 30, minimum=1)
 SESSION_MAX_HOURS = env_int("EXCHANGE_SESSION_MAX_HOURS", 12, minimum=1)
 SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
 SESSION_SAVE_EVERY_REQUEST = True
+
+# --- browser hardening (docs/security.md) ---------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = not DEBUG and env_bool("EXCHANGE_SECURE_COOKIES", True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+if SESSION_COOKIE_SECURE:
+    # __Host-: the browser keeps such a cookie only if Secure, for this exact host and
+    # path /, so neither a sibling subdomain nor plain HTTP can plant or overwrite it.
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# HTTPS only, once not in the embedded development mode. SecurityMiddleware sends HSTS on
+# HTTPS responses only, so a plain-HTTP test server never pins itself.
+SECURE_SSL_REDIRECT = not DEBUG and env_bool("EXCHANGE_SSL_REDIRECT", True)
+# Pages redirect; the API and the socket do not, so that a client configured with http://
+# fails loudly (exchange/middleware.py) instead of sending its token in clear every time.
+SECURE_REDIRECT_EXEMPT = [r"^api/", r"^ws/"]
+SECURE_HSTS_SECONDS = env_int("EXCHANGE_HSTS_SECONDS", 0 if DEBUG else 365 * 86400)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("EXCHANGE_HSTS_INCLUDE_SUBDOMAINS", True)
+# The header only declares eligibility; nothing is preloaded until the operator submits
+# the domain to the browsers' list.
+SECURE_HSTS_PRELOAD = env_bool("EXCHANGE_HSTS_PRELOAD", True)
+# Behind nginx, TLS ends at the proxy: trust its X-Forwarded-Proto only when told to,
+# because a server reachable directly would let any client claim HTTPS.
+_PROXY_SSL_HEADER = env_str("EXCHANGE_PROXY_SSL_HEADER")
+if _PROXY_SSL_HEADER:
+    _name, _, _value = _PROXY_SSL_HEADER.partition(":")
+    if not _name.strip() or not _value.strip():
+        raise ImproperlyConfigured(
+            "EXCHANGE_PROXY_SSL_HEADER is 'Header-Name: value', e.g. 'X-Forwarded-Proto: https'"
+        )
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + _name.strip().upper().replace("-", "_"),
+        _value.strip(),
+    )
+
+# Content-Security-Policy (django-csp 4). Every script is an ES module served from
+# static/; no inline script, no eval. The age bundle (static/dist/age.js) is pure
+# JavaScript (@noble's X25519, ChaCha20-Poly1305 and scrypt) with no WebAssembly, so
+# 'wasm-unsafe-eval' is not needed either. CSP Level 3 lets 'self' match the page's own
+# host over ws: and wss:, which is all connect-src needs for /ws/v1/.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
 
 # Sign-in lockout (django-axes). Failures count per username and per address+username,
 # never per address alone: a whole office behind one address must not be locked out by

@@ -10,6 +10,10 @@ go to; the `browser` fixture fails the test if it is not empty).
 `sign_in_on` signs in as a person does: the login form, then, for a user with an
 authenticator device (tests.signing_in.totp_device), the code step with the code the
 app would show.
+
+The pages run under the Content-Security-Policy, which refuses eval: give
+`wait_for_function` an arrow function ("() => …"), which Playwright calls through the
+DevTools protocol, not a bare expression, which it would eval in the page.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import pytest
 from django.contrib.auth.hashers import Argon2PasswordHasher
 from django.db import connections
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from playwright.sync_api import Page, expect
+from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect
 
 from tests.signing_in import totp_code
 
@@ -52,6 +56,37 @@ def require_chromium() -> None:
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
+
+
+# Relays each violation the page itself sees (the `securitypolicyviolation` event) to the
+# console, beside chromium's own report there, so that neither can be missed.
+_CSP_REPORTER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`CSP violation: ${event.effectiveDirective} refused ${event.blockedURI}`);
+});
+"""
+
+
+def is_csp_violation(message: ConsoleMessage) -> bool:
+    return message.type == "error" and (
+        "Content Security Policy" in message.text or message.text.startswith("CSP violation")
+    )
+
+
+def watch_csp(context: BrowserContext, sink: list[str]) -> None:
+    """Every Content-Security-Policy violation on the context's pages (opened from now on)
+    goes to `sink`; the browser tests put it in `scene.page_errors`, which fails them."""
+    context.add_init_script(_CSP_REPORTER)
+
+    def watch(page: Page) -> None:
+        page.on(
+            "console",
+            lambda message: (
+                sink.append(f"{page.url}: {message.text}") if is_csp_violation(message) else None
+            ),
+        )
+
+    context.on("page", watch)
 
 
 @functools.cache

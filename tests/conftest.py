@@ -19,6 +19,7 @@ from django.test import Client
 from playwright.sync_api import APIRequestContext, Browser, Playwright, sync_playwright
 
 from channels_app.models import Channel
+from exchange import ratelimit
 from permissions.models import Institution, User
 from tests import factories
 from tests.browser_kit import CHROMIUM, CHROMIUM_ARGS
@@ -56,6 +57,13 @@ def world(db: None) -> World:
         observer=factories.make_user("oscar", institution=observers),
         outsider=factories.make_user("ursula", institution=outsiders),
     )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> None:
+    """Counters and socket slots live in this process's memory (no REDIS_URL here): each
+    test starts with none, as user ids repeat from one test database to the next."""
+    ratelimit.reset()
 
 
 def api_client(user: User | None) -> Client:

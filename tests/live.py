@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Redis pub/sub ignores the database number: servers of this test run share a prefix of
 # their own, and a test that publishes to them must use it too.
 LAYER_PREFIX = f"exchange-test-{os.getpid()}"
+# The servers' secret key: a session made in the test process under it is valid there.
+LIVE_SECRET_KEY = "live-test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 
 
 def free_port() -> int:
@@ -66,9 +68,10 @@ def daphne_server(
     environment = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "exchange.settings",
-        "EXCHANGE_SECRET_KEY": "live-test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+        "EXCHANGE_SECRET_KEY": LIVE_SECRET_KEY,
         "EXCHANGE_DEBUG": "1" if debug else "0",
         "EXCHANGE_SECURE_COOKIES": "0",
+        "EXCHANGE_SSL_REDIRECT": "0",
         "EXCHANGE_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DATABASE_URL": test_database_url(),
         "REDIS_URL": redis_url or "",

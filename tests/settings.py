@@ -9,6 +9,8 @@ from exchange.settings import *  # noqa: F403
 
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405  (whitenoise warns otherwise)
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The test client speaks plain HTTP; tests that need HTTPS ask for it (`secure=True`).
+SECURE_SSL_REDIRECT = False
 
 # One test database per run, so runs side by side (a developer's and CI's) never share one.
 _RUN = os.getpid()

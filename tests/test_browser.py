@@ -41,6 +41,7 @@ from tests.browser_kit import (
     off_the_browser_thread,
     require_chromium,
     sign_in_on,
+    watch_csp,
 )
 from tests.conftest import World
 from tests.live import LAYER_PREFIX, LiveServer, daphne_server
@@ -89,6 +90,7 @@ def sign_in(browser: Browser, scene: Scene, username: str) -> tuple[BrowserConte
     context = browser.new_context(base_url=scene.server.http, locale="en-GB")
     context.set_default_timeout(TIMEOUT_MS)
     context.on("page", lambda page: watch_errors(page, scene))
+    watch_csp(context, scene.page_errors)
     page = context.new_page()
     sign_in_on(page, username)
     expect(page.get_by_role("heading", name="Channels")).to_be_visible()
@@ -288,7 +290,7 @@ def test_a_dropped_broadcast_is_noticed_by_its_seq_and_fetched_over_http(
 
     page.evaluate("window.lossy.seq = 2")
     dropped = post(api("olivia"), "seq two, whose broadcast is lost")
-    page.wait_for_function("window.lossy.dropped.length === 1")
+    page.wait_for_function("() => window.lossy.dropped.length === 1")
     assert page.evaluate("window.lossy.dropped") == [2]
     expect(page.locator(f"#m-{dropped['id']}")).to_have_count(0)  # nothing told the page yet
 
@@ -305,7 +307,7 @@ def test_a_dropped_broadcast_is_noticed_by_its_seq_and_fetched_over_http(
     # The gap is closed: the next message needs no fetch.
     last = post(api("olivia"), "seq four")
     expect(page.locator(f"#m-{last['id']}")).to_have_count(1)
-    page.wait_for_function("window.exchangeConnection.lastSeq === 4")
+    page.wait_for_function("() => window.exchangeConnection.lastSeq === 4")
     assert page.evaluate("window.exchangeConnection.ahead.size") == 0
     assert len(gap_fetches) == 1
     expect(page.locator("li.message")).to_have_count(4)
@@ -410,7 +412,7 @@ def test_the_page_says_so_the_moment_access_is_revoked(scene: Scene, browser: Br
     expect(gabriela.locator("#problem")).to_contain_text("Your access to this channel has ended")
     expect(gabriela.get_by_role("textbox", name="Message")).to_be_disabled()
     expect(gabriela.get_by_role("button", name="Send")).to_be_disabled()
-    gabriela.wait_for_function("window.exchangeConnection.ws.readyState === WebSocket.CLOSED")
+    gabriela.wait_for_function("() => window.exchangeConnection.ws.readyState === WebSocket.CLOSED")
 
 
 def test_a_page_reopened_after_access_ended_offline_says_so(scene: Scene, browser: Browser) -> None:
@@ -484,4 +486,47 @@ def test_a_focal_point_turns_on_two_factor_at_first_sign_in_then_enters_codes(
 
     # The next sign-in asks for a code, computed from the same key.
     context, page = sign_in(browser, scene, "fernanda")
+    context.close()
+
+
+# --- the Content-Security-Policy in a real browser ------------------------------------------
+
+
+def test_every_page_works_under_the_content_security_policy_with_no_violation(
+    scene: Scene, browser: Browser
+) -> None:
+    """Every test here fails on a violation; this one walks the pages no other test opens
+    (the keys page, the admin's sign-in, the API's browsable docs) and the live channel."""
+    _, page = sign_in(browser, scene, "olivia")
+    open_channel(page)  # the socket connects: connect-src 'self' covers ws://
+    send(page, "under **CSP**")
+    expect(page.locator("#messages .body strong").first).to_have_text("CSP")
+    page.goto("/keys/")
+    expect(page.locator("main")).to_be_visible()
+    page.goto("/api/v1/docs")
+    expect(page.locator(".swagger-ui .info .title").first).to_contain_text("Exchange API")
+    page.goto("/admin/login/")
+    expect(page.locator("#login-form")).to_be_visible()
+    assert scene.page_errors == []
+
+
+def test_an_inline_script_smuggled_into_a_page_is_refused_and_reported(
+    scene: Scene, browser: Browser
+) -> None:
+    """The control for the test above: a violation does reach `page_errors`. Markdown is
+    sanitised server-side (tests/channels_app/test_services.py); this is the second line."""
+    context, page = sign_in(browser, scene, "olivia")
+    page.evaluate(
+        """() => {
+            const script = document.createElement("script");
+            script.textContent = "window.__smuggled = true";
+            document.body.append(script);
+        }"""
+    )
+    with page.expect_console_message(lambda message: "CSP violation" in message.text):
+        page.evaluate("() => document.body.setAttribute('onclick', 'window.__smuggled = 1')")
+        page.evaluate("() => document.body.click()")
+    assert page.evaluate("window.__smuggled") is None
+    assert any("script-src" in error for error in scene.page_errors), scene.page_errors
+    scene.page_errors.clear()  # expected here; the fixture fails the test on any left
     context.close()

@@ -44,6 +44,7 @@ from tests.browser_kit import (
     off_the_browser_thread,
     require_chromium,
     sign_in_on,
+    watch_csp,
 )
 from tests.conftest import World
 from tests.e2ee.tty import run_with_passphrase
@@ -114,6 +115,7 @@ def sign_in(browser: Browser, scene: Scene, username: str) -> tuple[BrowserConte
         )
 
     context.on("page", watch)
+    watch_csp(context, scene.page_errors)
     page = context.new_page()
     sign_in_on(page, username)
     expect(page.get_by_role("heading", name="Channels")).to_be_visible()
@@ -405,7 +407,7 @@ def test_a_member_who_joins_later_reads_old_files_through_the_back_links(
     )
     olivia.evaluate("window.exchangeConnection.ws.close()")
     olivia.wait_for_function(
-        "window.exchangeKeys.epochs.length === 2 && window.exchangeKeys.state === 'ready'"
+        "() => window.exchangeKeys.epochs.length === 2 && window.exchangeKeys.state === 'ready'"
     )
     epochs = api("olivia").get("/api/v1/channels/ops/epochs").json()
     assert [(e["number"], e["stale"], e["back_link"] is not None) for e in epochs] == [

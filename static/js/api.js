@@ -13,8 +13,11 @@ export class ApiError extends Error {
 }
 
 export function csrfToken() {
-  const cookie = document.cookie.split("; ").find((part) => part.startsWith("csrftoken="));
-  return cookie ? decodeURIComponent(cookie.slice("csrftoken=".length)) : "";
+  // "__Host-csrftoken" in production (HTTPS), "csrftoken" in the embedded mode.
+  const cookie = document.cookie
+    .split("; ")
+    .find((part) => part.startsWith("__Host-csrftoken=") || part.startsWith("csrftoken="));
+  return cookie ? decodeURIComponent(cookie.slice(cookie.indexOf("=") + 1)) : "";
 }
 
 export function apiUrl(path) {

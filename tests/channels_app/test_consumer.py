@@ -211,7 +211,7 @@ async def test_a_session_cookie_is_accepted_with_an_allowed_origin(world: World)
         await communicator.disconnect()
 
 
-async def test_a_session_cookie_is_refused_with_a_foreign_null_or_missing_origin(
+async def test_cross_site_websocket_hijacking_with_a_foreign_null_or_no_origin_is_refused(
     world: World,
 ) -> None:
     cookie = (b"cookie", await sync(session_cookie)(world.member))

@@ -7,6 +7,7 @@ import json
 import re
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from channels_app.models import Channel, HistoryVisibility
@@ -33,7 +34,7 @@ def test_pages_with_the_key_panel_carry_its_texts_and_a_csrf_cookie(
     assert 'id="keys-panel" data-username="mateo"' in html
     text = json_block(html, "e2ee-text")
     assert text["channel"]["waiting"] == "Waiting for a member to share the channel key."  # type: ignore[index]
-    assert "csrftoken" in response.cookies
+    assert settings.CSRF_COOKIE_NAME in response.cookies  # the page's scripts post with it
 
 
 def test_the_key_page_asks_an_anonymous_visitor_to_sign_in() -> None:

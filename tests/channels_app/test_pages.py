@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
@@ -56,7 +57,7 @@ def test_it_signs_in_with_the_right_password_and_opens_the_catalogue(world: Worl
         {
             "username": "mateo",
             "password": PASSWORD,
-            "csrfmiddlewaretoken": client.cookies["csrftoken"].value,
+            "csrfmiddlewaretoken": client.cookies[settings.CSRF_COOKIE_NAME].value,
         },
     )
     assert response.status_code == 302
