@@ -24,6 +24,7 @@ from channels_app import moderation_selectors as selectors
 from channels_app import reports
 from channels_app.models import Epoch, ReportState
 from channels_app.moderation_forms import AdmitForm, BanForm, ResolveForm, RoleForm, first_error
+from channels_app.page_text import e2ee_text
 from exchange.errors import Forbidden, NotFound, ServiceError
 from permissions import access_requests
 from permissions.access import ChannelAccess, Need, access_channel
@@ -91,6 +92,7 @@ def moderate(request: HttpRequest, access: ChannelAccess) -> HttpResponse:
     actor = _actor(request)
     open_reports = reports.reports_for(actor=actor, channel=channel, state=ReportState.OPEN)
     current_epoch = Epoch.objects.filter(channel=channel).order_by("-number").first()
+    key_stale = current_epoch is not None and current_epoch.stale
     return render(
         request,
         "moderate.html",
@@ -108,7 +110,14 @@ def moderate(request: HttpRequest, access: ChannelAccess) -> HttpResponse:
                 for report in open_reports.select_related("message__author__institution")
             ],
             "roles": AdmissionRole.choices,
-            "key_stale": current_epoch is not None and current_epoch.stale,
+            "key_stale": key_stale,
+            # The page runs the channel page's key code to replace a stale key at once.
+            "e2ee_text": e2ee_text() if key_stale else None,
+            "rotation_config": {
+                "channel": channel.slug,
+                "username": actor.username,
+                "historyVisibility": channel.history_visibility,
+            },
         },
     )
 

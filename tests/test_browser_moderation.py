@@ -57,17 +57,16 @@ def test_removing_an_institution_ends_its_members_open_page_and_the_key_is_repla
     expect(gabriela.locator("#problem")).to_contain_text("Your access to this channel has ended")
     expect(gabriela.get_by_role("button", name="Send")).to_be_disabled()
 
-    # The removal left the channel key stale; the moderation page says so and where it
-    # is replaced: the moderator's channel page does it on opening.
-    stale = olivia.locator("#key-stale")
-    expect(stale).to_be_visible()
-    assert [
-        (e["number"], e["stale"]) for e in api("olivia").get("/api/v1/channels/ops/epochs").json()
-    ] == [(1, True)]
-    stale.get_by_role("link", name="Open the channel to replace the key now").click()
-    expect(olivia.get_by_test_id("e2ee-status")).to_have_attribute("data-state", "ready")
+    # The removal left the channel key stale: the moderation page replaces it at once
+    # (SPEC §5: the moderator's client that removed them starts the next epoch).
+    expect(olivia.locator("#key-stale")).to_be_visible()
+    status = olivia.get_by_test_id("e2ee-status")
+    expect(status).to_have_attribute("data-state", "ready")
+    expect(status).to_contain_text("The channel key was replaced")
     epochs = api("olivia").get("/api/v1/channels/ops/epochs").json()
     assert [(e["number"], e["stale"]) for e in epochs] == [(1, True), (2, False)]
+    members = {m["username"] for m in api("olivia").get("/api/v1/channels/ops/members").json()}
+    assert "gabriela" not in members
     open_moderation(olivia)
     expect(olivia.locator("#key-stale")).to_have_count(0)
 

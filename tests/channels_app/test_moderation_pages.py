@@ -248,8 +248,18 @@ def test_a_moderator_removes_an_institution_and_the_key_is_marked_for_replacemen
     assert flash(response) == ["Policia Federal was removed: its users lost access at once."]
     assert not Admission.objects.filter(institution=world.observer_institution).exists()
     assert Epoch.objects.get(channel=world.channel, number=1).stale
-    # The page says the key must be replaced, and where that happens.
-    assert 'id="key-stale"' in response.content.decode()
+    # The page replaces the key itself: it loads the channel page's key code.
+    html = response.content.decode()
+    assert 'id="key-stale"' in html
+    assert "js/moderate-page.js" in html
+    assert '"channel": "ops"' in html  # its configuration
+
+
+def test_the_moderation_page_loads_no_key_code_while_the_key_is_current(world: World) -> None:
+    Epoch.objects.create(channel=world.channel, number=1, public_key="age1" + "q" * 58)
+    html = signed_in(world.owner).get(MODERATE).content.decode()
+    assert 'id="key-stale"' not in html
+    assert "<script" not in html
 
 
 def test_removing_an_institution_that_is_not_admitted_changes_nothing(world: World) -> None:
@@ -598,6 +608,8 @@ def test_the_header_links_the_audit_page_for_those_who_may_read_it(world: World)
 def test_the_new_pages_run_no_inline_script(world: World, path: str) -> None:
     """A strict CSP is coming: scripts come from files, never from the page itself."""
     access_requests.request_file(actor=world.outsider, channel_slug="ops")
+    Epoch.objects.create(channel=world.channel, number=1, public_key="age1" + "q" * 58)
+    ban_create(actor=world.owner, channel=world.channel, user=world.observer)  # key now stale
     parser = Scripts()
     parser.feed(signed_in(world.owner).get(path).content.decode())
     for script in parser.scripts:
