@@ -13,8 +13,8 @@ from pydantic import Field
 
 from audit.chain import canonical_fields, verify
 from audit.models import AuditEvent
-from exchange.errors import Forbidden, NotFound
-from permissions.access import moderated_channel_ids
+from audit.readers import readable_channel_ids
+from exchange.errors import NotFound
 from permissions.api import request_user
 
 router = Router(tags=["audit"])
@@ -50,13 +50,7 @@ class VerifyOut(Schema):
 
 def _readable_channels(request: HttpRequest) -> list[int] | None:
     """None for a platform admin (everything), else the channels they moderate."""
-    user = request_user(request)
-    if user.is_staff:
-        return None
-    channels = moderated_channel_ids(user)
-    if not channels:
-        raise Forbidden("Only platform admins and moderators read the audit log.")
-    return channels
+    return readable_channel_ids(request_user(request))
 
 
 @router.get("/audit", response=list[EventOut], summary="Audit events, oldest first")

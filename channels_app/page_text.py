@@ -58,3 +58,12 @@ def e2ee_text() -> dict[str, object]:
             "you did not expect it, check with them before sending anything sensitive."
         ),
     }
+
+
+def moderation_text() -> dict[str, str]:
+    """What static/js/moderation-actions.js says on the channel page (report, delete)."""
+    return {
+        "confirmDelete": gettext("Delete this message for everyone? This cannot be undone."),
+        "reported": gettext("Thank you: the channel's moderators will look at this message."),
+        "failed": gettext("That did not work: {message}"),
+    }

@@ -92,6 +92,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "permissions.context_processors.certification_reminders",
+                "audit.context_processors.audit_link",
             ],
         },
     },

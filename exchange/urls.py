@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import path, re_path
 
+from audit import views as audit_views
+from channels_app import moderation_views as moderation
 from channels_app import views
 from exchange import views as error_views
 from exchange.api import api
@@ -14,6 +16,41 @@ from permissions import views as people_views
 urlpatterns = [
     path("", views.catalogue, name="catalogue"),
     path("c/<slug:slug>/", views.channel_page, name="channel"),
+    path("c/<slug:slug>/ask/", views.ask_to_join, name="ask-to-join"),
+    path("c/<slug:slug>/moderate/", moderation.moderate, name="moderate"),
+    path("c/<slug:slug>/moderate/admissions/", moderation.admit, name="moderate-admit"),
+    path(
+        "c/<slug:slug>/moderate/admissions/<slug:institution>/role/",
+        moderation.change_role,
+        name="moderate-role",
+    ),
+    path(
+        "c/<slug:slug>/moderate/admissions/<slug:institution>/remove/",
+        moderation.remove_institution,
+        name="moderate-remove",
+    ),
+    path("c/<slug:slug>/moderate/bans/", moderation.ban, name="moderate-ban"),
+    path(
+        "c/<slug:slug>/moderate/bans/<str:username>/lift/",
+        moderation.unban,
+        name="moderate-unban",
+    ),
+    path(
+        "c/<slug:slug>/moderate/requests/<int:request_id>/approve/",
+        moderation.approve_request,
+        name="moderate-approve",
+    ),
+    path(
+        "c/<slug:slug>/moderate/requests/<int:request_id>/decline/",
+        moderation.decline_request,
+        name="moderate-decline",
+    ),
+    path(
+        "c/<slug:slug>/moderate/reports/<int:report_id>/resolve/",
+        moderation.resolve_report,
+        name="moderate-resolve",
+    ),
+    path("audit/", audit_views.audit_page, name="audit"),
     path("keys/", views.keys_page, name="keys"),
     path("institution/", people_views.institution_page, name="institution"),
     path("institution/invite/", people_views.institution_invite, name="institution_invite"),

@@ -1,6 +1,7 @@
 // Page wiring for one channel: render messages and threads, the composer, the status.
 // Every text the user reads comes from the template (translated there), never from here.
 import { setUpChannelEncryption } from "./channel-e2ee.js";
+import { setUpMessageActions, showActions } from "./message-actions.js";
 import { ChannelConnection } from "./socket.js";
 
 const config = JSON.parse(document.getElementById("page-config").textContent);
@@ -63,6 +64,7 @@ function fill(element, message) {
   element.querySelector(".tombstone").hidden = !message.deleted;
   element.classList.toggle("deleted", message.deleted);
   element.querySelector(".reply").hidden = !canReplyTo(message);
+  showActions(element, message, { config, ended });
   e2ee.showAttachments(element, message);
 }
 
@@ -130,11 +132,19 @@ function end(reason) {
   problem.querySelector(".sign-in").hidden = reason !== "signed-out";
   problem.hidden = false;
   cancelReply();
-  for (const button of list.querySelectorAll("button.reply")) button.hidden = true;
+  for (const button of list.querySelectorAll("button.reply, button.report, button.delete")) button.hidden = true;
+  for (const form of list.querySelectorAll(".report-form")) form.remove();
   if (composer) for (const control of composer.elements) control.disabled = true;
 }
 
+// The server says this user's role here changed (say, their institution became an
+// observer): the page is rendered for a role, so render it again for the new one.
+function handleRole(frame) {
+  if (frame.type === "channel.role" && frame.channel === config.channel && !ended) location.reload();
+}
+
 const e2ee = setUpChannelEncryption({ config, notes });
+setUpMessageActions({ list, notes });
 const connection = new ChannelConnection({
   channel: config.channel,
   onMessage: render,
@@ -142,7 +152,10 @@ const connection = new ChannelConnection({
   onError: showError,
   onEnd: end,
   onOutbox: showPending,
-  onFrame: e2ee.handleFrame,
+  onFrame: (frame) => {
+    e2ee.handleFrame(frame);
+    handleRole(frame);
+  },
 });
 connection.open();
 
