@@ -41,6 +41,7 @@ from permissions.models import (
     InstitutionKind,
     User,
 )
+from permissions.validators import clean_name, clean_username
 
 if TYPE_CHECKING:
     from channels_app.models import Channel
@@ -75,6 +76,7 @@ def _announce_access_change(channel: Channel, users: list[int]) -> None:
 
 def institution_upsert(*, slug: str, name: str, country: str, kind: str) -> Institution:
     """Create an institution, or bring an existing one (same slug) to these values."""
+    name = clean_name(name, field="name")
     country = country.upper()
     if country not in countries:
         raise BadRequest(f"{country!r} is not an ISO 3166-1 alpha-2 country code.", field="country")
@@ -113,6 +115,8 @@ def user_upsert(
     """
     if institution is None and not is_staff:
         raise BadRequest("Every user except platform admins belongs to an institution.")
+    username = clean_username(username)
+    display_name = clean_name(display_name, field="display_name")
     with transaction.atomic():
         user = User.objects.select_for_update().filter(username=username).first()
         if user is None:
