@@ -19,27 +19,19 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from pydantic import BaseModel, ValidationError
 
 from channels_app import key_services, selectors, services
+from channels_app.frames import FrameRefused, parse_frame
 from channels_app.models import Channel
 from channels_app.payloads import MessagePayload, message_payload
 from channels_app.schemas import PingFrame, SendFrame, SubscribeFrame, UnsubscribeFrame
-from exchange.errors import BadRequest, NotAuthenticated, ServiceError, TooLarge
+from exchange.errors import NotAuthenticated, ServiceError
 from exchange.fanout import local_fanout
 from exchange.realtime import attach_to_running_loop, token_group, user_group
 from permissions.access import ChannelAccess, Need, access_channel, channel_access
 from permissions.models import User
 
 logger = logging.getLogger(__name__)
-
-MAX_FRAME_BYTES = 64 * 1024
-FRAMES: dict[str, type[BaseModel]] = {
-    "subscribe": SubscribeFrame,
-    "unsubscribe": UnsubscribeFrame,
-    "message.send": SendFrame,
-    "ping": PingFrame,
-}
 
 
 @dataclass
@@ -59,12 +51,6 @@ def _load_user(user_id: int) -> User:
     if user is None or not user.is_active:
         raise NotAuthenticated("Your account is no longer active.")
     return user
-
-
-def _validation_message(exc: ValidationError) -> tuple[str, str | None]:
-    error = exc.errors()[0]
-    field = ".".join(str(part) for part in error["loc"]) or None
-    return (f"{field}: {error['msg']}" if field else error["msg"]), field
 
 
 class ChannelSocket(AsyncWebsocketConsumer):
@@ -120,28 +106,15 @@ class ChannelSocket(AsyncWebsocketConsumer):
     # --- frames from the client ----------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        ref: str | None = None
         try:
-            if text_data is None:
-                raise BadRequest("Frames are JSON text, not binary.")
-            if len(text_data) * 4 > MAX_FRAME_BYTES and len(text_data.encode()) > MAX_FRAME_BYTES:
-                raise TooLarge(f"A frame is at most {MAX_FRAME_BYTES} bytes.")
-            try:
-                raw = json.loads(text_data)
-            except (ValueError, RecursionError):
-                raise BadRequest("A frame is a JSON object.") from None
-            if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
-                raise BadRequest('A frame is a JSON object with a string "type".')
-            ref = raw.get("client_id") if isinstance(raw.get("client_id"), str) else None
-            schema = FRAMES.get(raw["type"])
-            if schema is None:
-                raise BadRequest(f"Unknown frame type {raw['type'][:40]!r}.", field="type")
-            try:
-                frame = schema.model_validate(raw)
-            except ValidationError as exc:
-                message, field = _validation_message(exc)
-                raise BadRequest(message, field=field) from None
-            await getattr(self, "on_" + raw["type"].replace(".", "_"))(frame)
+            frame = parse_frame(text_data)
+        except FrameRefused as refused:
+            await self.send_error(refused.error, ref=refused.ref)
+            return
+        client_id = getattr(frame, "client_id", None)
+        ref = str(client_id) if client_id is not None else None
+        try:
+            await getattr(self, "on_" + frame.type.replace(".", "_"))(frame)  # type: ignore[attr-defined]
         except NotAuthenticated:
             await self.close(code=4401)
         except ServiceError as exc:

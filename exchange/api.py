@@ -12,12 +12,15 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 from ninja.security import HttpBearer, SessionAuth
 
 from channels_app.api import router as channels_router
 from channels_app.attachments_api import router as attachments_router
 from channels_app.keys_api import router as keys_router
 from exchange.errors import RateLimited, ServiceError
+from exchange.json_input import loads_object
+from exchange.openapi import with_error_responses
 from permissions.api import router as people_router
 from permissions.services import token_authenticate
 
@@ -32,13 +35,25 @@ class BearerToken(HttpBearer):
         return user
 
 
+class StrictJSONParser(Parser):
+    """JSON bodies decoded by exchange.json_input: the same refusals as the socket's."""
+
+    def parse_body(self, request: HttpRequest) -> dict[str, Any]:
+        return loads_object(request.body)
+
+
+class ExchangeAPI(NinjaAPI):
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        return with_error_responses(super().get_openapi_schema(*args, **kwargs))
+
+
 class ActiveSession(SessionAuth):
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         user = request.user
         return user if user.is_authenticated and user.is_active else None
 
 
-api = NinjaAPI(
+api = ExchangeAPI(
     title="Exchange API",
     version="1",
     description="Secure information exchange between law-enforcement and judicial "
@@ -46,6 +61,7 @@ api = NinjaAPI(
     auth=[BearerToken(), ActiveSession()],
     urls_namespace="api-v1",
     docs_url="/docs",
+    parser=StrictJSONParser(),
 )
 api.add_router("", people_router)
 api.add_router("", channels_router)
@@ -75,7 +91,10 @@ _PARAMETER_NAMES = {"payload", "page"}
 
 @api.exception_handler(ValidationError)
 def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    first = exc.errors[0] if exc.errors else {}
+    # An unknown field is named first: it is a mass-assignment attempt or a client bug,
+    # and "field required" for another field would hide it.
+    unknown = [e for e in exc.errors if e.get("type") == "extra_forbidden"]
+    first = (unknown or exc.errors or [{}])[0]
     location = [str(part) for part in first.get("loc", [])]
     # ninja prefixes where the value came from and the parameter's name; keep the field.
     if location and location[0] in _LOCATIONS:
@@ -97,6 +116,9 @@ def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> H
 
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if isinstance(exc.__cause__, ServiceError):
+        # ninja wraps what the body parser raised; the parser's reason is the useful one.
+        return on_service_error(request, exc.__cause__)
     codes = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
     return error_response(request, exc.status_code, codes.get(exc.status_code, "error"), str(exc))
 
