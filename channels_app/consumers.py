@@ -19,19 +19,22 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.db import InterfaceError, OperationalError
 
 from channels_app import key_services, selectors, services
 from channels_app.frames import FrameRefused, parse_frame
 from channels_app.models import Channel
 from channels_app.payloads import MessagePayload, message_payload
 from channels_app.schemas import PingFrame, SendFrame, SubscribeFrame, UnsubscribeFrame
-from exchange.errors import NotAuthenticated, ServiceError
+from exchange.errors import NotAuthenticated, ServiceError, Unavailable
 from exchange.fanout import local_fanout
 from exchange.realtime import attach_to_running_loop, token_group, user_group
 from permissions.access import ChannelAccess, Need, access_channel, channel_access
 from permissions.models import User
 
 logger = logging.getLogger(__name__)
+
+UNAVAILABLE = Unavailable("The database is unavailable; send the same frame again shortly.")
 
 
 @dataclass
@@ -119,6 +122,11 @@ class ChannelSocket(AsyncWebsocketConsumer):
             await self.close(code=4401)
         except ServiceError as exc:
             await self.send_error(exc, ref=ref)
+        except (OperationalError, InterfaceError):
+            # The database went away: nothing was committed, so no ack and no broadcast;
+            # the socket stays open and the client resends the same client_id later.
+            logger.warning("Database unavailable for a %s frame", frame.type, exc_info=True)  # type: ignore[attr-defined]
+            await self.send_error(UNAVAILABLE, ref=ref)
 
     async def send_error(
         self, exc: ServiceError, *, ref: str | None = None, channel: str | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -18,7 +19,7 @@ from ninja.security import HttpBearer, SessionAuth
 from channels_app.api import router as channels_router
 from channels_app.attachments_api import router as attachments_router
 from channels_app.keys_api import router as keys_router
-from exchange.errors import RateLimited, ServiceError
+from exchange.errors import RateLimited, ServiceError, Unavailable
 from exchange.json_input import loads_object
 from exchange.openapi import with_error_responses
 from permissions.api import router as people_router
@@ -121,6 +122,13 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         return on_service_error(request, exc.__cause__)
     codes = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
     return error_response(request, exc.status_code, codes.get(exc.status_code, "error"), str(exc))
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def on_database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    logger.warning("Database unavailable on %s %s", request.method, request.path, exc_info=True)
+    return on_service_error(request, Unavailable("The database is unavailable; try again shortly."))
 
 
 @api.exception_handler(Exception)
