@@ -3,8 +3,9 @@
 Python's `json.loads` is lenient where a lenient reader becomes an attack surface:
 it accepts `NaN` and `Infinity` (not JSON), keeps the last of duplicate keys (two
 readers of the same document may then disagree on what it says), turns `1e999` into
-an infinite float, and raises `RecursionError` (not `ValueError`) on deep nesting. Here
-each of those is a `BadRequest` with the reason, the same over HTTP and the socket.
+an infinite float, and raises `RecursionError` (not `ValueError`) on deep nesting; and
+it lets `\u0000` through, which PostgreSQL refuses to store (a 500, not a 400). Here each
+of those is a `BadRequest` with the reason, the same over HTTP and the socket.
 """
 
 from __future__ import annotations
@@ -30,11 +31,22 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    return isinstance(value, list) and any(isinstance(v, str) and "\x00" in v for v in value)
+
+
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
             raise BadRequest(f"The key {key[:40]!r} appears twice.", field=key[:100])
+        if "\x00" in key or _has_nul(value):
+            # No text of this API may hold a NUL, and PostgreSQL cannot store one.
+            raise BadRequest(
+                "Text may not contain NUL (U+0000).", field=key[:100].replace("\x00", "")
+            )
         result[key] = value
     return result
 
@@ -67,7 +79,8 @@ def loads_object(data: str | bytes) -> dict[str, Any]:
     """Decode one JSON object from `data`, or raise `BadRequest` saying what is wrong.
 
     Bytes must be UTF-8. The top level must be an object; nesting is capped at
-    `MAX_DEPTH`; NaN, Infinity, out-of-range numbers and duplicate keys are refused.
+    `MAX_DEPTH`; NaN, Infinity, out-of-range numbers, duplicate keys and NUL characters in
+    strings are refused.
     """
     if isinstance(data, bytes | bytearray | memoryview):
         try:

@@ -246,6 +246,7 @@ def _hash_secret(secret: str) -> str:
 
 def token_issue(*, user: User, name: str = "", expires_days: int | None = None) -> str:
     """Create a personal API token and return its secret: the only time it is seen."""
+    name = clean_name(name, field="name")
     days = expires_days if expires_days is not None else settings.API_TOKEN_DEFAULT_DAYS
     if not 1 <= days <= 3650:
         raise BadRequest("A token lives between 1 and 3650 days.", field="expires_days")
