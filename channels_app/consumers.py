@@ -21,9 +21,11 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from pydantic import BaseModel, ValidationError
+from django.db import InterfaceError, OperationalError
+from pydantic import BaseModel
 
 from channels_app import key_services, reports, selectors, services
+from channels_app.frames import MAX_FRAME_BYTES, FrameRefused, parse_frame
 from channels_app.models import Channel
 from channels_app.payloads import MessagePayload, message_payload
 from channels_app.schemas import (
@@ -36,7 +38,7 @@ from channels_app.schemas import (
     UnsubscribeFrame,
 )
 from exchange import ratelimit
-from exchange.errors import BadRequest, NotAuthenticated, RateLimited, ServiceError, TooLarge
+from exchange.errors import NotAuthenticated, RateLimited, ServiceError, Unavailable
 from exchange.fanout import local_fanout
 from exchange.realtime import attach_to_running_loop, token_group, user_group
 from permissions.access import ChannelAccess, Need, access_channel, channel_access
@@ -44,19 +46,10 @@ from permissions.models import User
 
 logger = logging.getLogger(__name__)
 
-MAX_FRAME_BYTES = 64 * 1024
 # RFC 6455 §7.4.1: "a message that violates its policy", for a client that keeps sending
 # after being told to wait.
 CLOSE_POLICY_VIOLATION = 1008
-FRAMES: dict[str, type[BaseModel]] = {
-    "subscribe": SubscribeFrame,
-    "unsubscribe": UnsubscribeFrame,
-    "message.send": SendFrame,
-    "message.edit": EditFrame,
-    "message.delete": DeleteFrame,
-    "message.report": ReportFrame,
-    "ping": PingFrame,
-}
+UNAVAILABLE = Unavailable("The database is unavailable; send the same frame again shortly.")
 
 
 @dataclass
@@ -80,12 +73,6 @@ def _load_user(user_id: int) -> User:
     return user
 
 
-def _validation_message(exc: ValidationError) -> tuple[str, str | None]:
-    error = exc.errors()[0]
-    field = ".".join(str(part) for part in error["loc"]) or None
-    return (f"{field}: {error['msg']}" if field else error["msg"]), field
-
-
 def _client_id_of(text_data: str | None) -> str | None:
     """The `client_id` of a refused frame, if it has one, so that the client knows which
     send to retry; nothing else of the frame is looked at."""
@@ -97,6 +84,15 @@ def _client_id_of(text_data: str | None) -> str | None:
         return None
     client_id = raw.get("client_id") if isinstance(raw, dict) else None
     return client_id if isinstance(client_id, str) else None
+
+
+def _ref_of(frame: BaseModel) -> str | None:
+    """What an answer to `frame` carries as `ref`: its client_id, or the ref it gave."""
+    for name in ("client_id", "ref"):
+        value = getattr(frame, name, None)
+        if value is not None:
+            return str(value)
+    return None
 
 
 class ChannelSocket(AsyncWebsocketConsumer):
@@ -173,37 +169,28 @@ class ChannelSocket(AsyncWebsocketConsumer):
     # --- frames from the client ----------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        ref: str | None = None
         refusal = await ratelimit.frame_allowed(self.user_id)
         if refusal is not None:
             await self._refuse_for_rate(refusal, ref=_client_id_of(text_data))
             return
         self.rate_limited_in_a_row = 0
         try:
-            if text_data is None:
-                raise BadRequest("Frames are JSON text, not binary.")
-            if len(text_data) * 4 > MAX_FRAME_BYTES and len(text_data.encode()) > MAX_FRAME_BYTES:
-                raise TooLarge(f"A frame is at most {MAX_FRAME_BYTES} bytes.")
-            try:
-                raw = json.loads(text_data)
-            except (ValueError, RecursionError):
-                raise BadRequest("A frame is a JSON object.") from None
-            if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
-                raise BadRequest('A frame is a JSON object with a string "type".')
-            ref = next((raw[k] for k in ("client_id", "ref") if isinstance(raw.get(k), str)), None)
-            schema = FRAMES.get(raw["type"])
-            if schema is None:
-                raise BadRequest(f"Unknown frame type {raw['type'][:40]!r}.", field="type")
-            try:
-                frame = schema.model_validate(raw)
-            except ValidationError as exc:
-                message, field = _validation_message(exc)
-                raise BadRequest(message, field=field) from None
-            await getattr(self, "on_" + raw["type"].replace(".", "_"))(frame)
+            frame = parse_frame(text_data)
+        except FrameRefused as refused:
+            await self.send_error(refused.error, ref=refused.ref)
+            return
+        ref = _ref_of(frame)
+        try:
+            await getattr(self, "on_" + frame.type.replace(".", "_"))(frame)  # type: ignore[attr-defined]
         except NotAuthenticated:
             await self.close(code=4401)
         except ServiceError as exc:
             await self.send_error(exc, ref=ref)
+        except (OperationalError, InterfaceError):
+            # The database went away: nothing was committed, so no ack and no broadcast;
+            # the socket stays open and the client resends the same client_id later.
+            logger.warning("Database unavailable for a %s frame", frame.type, exc_info=True)  # type: ignore[attr-defined]
+            await self.send_error(UNAVAILABLE, ref=ref)
 
     async def _refuse_for_rate(self, refusal: ratelimit.Refusal, *, ref: str | None) -> None:
         """Tell the client to wait; close the socket of one that keeps on regardless."""

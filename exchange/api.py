@@ -12,9 +12,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
+from ninja.parser import Parser
 from ninja.security import HttpBearer, SessionAuth
 
 from audit.api import router as audit_router
@@ -22,7 +24,9 @@ from channels_app.api import router as channels_router
 from channels_app.attachments_api import router as attachments_router
 from channels_app.keys_api import router as keys_router
 from channels_app.reports_api import router as reports_router
-from exchange.errors import RateLimited, ServiceError, TwoFactorRequired
+from exchange.errors import RateLimited, ServiceError, TwoFactorRequired, Unavailable
+from exchange.json_input import loads_object
+from exchange.openapi import with_error_responses
 from exchange.ratelimit import ApiWriteThrottle
 from permissions.api import router as people_router
 from permissions.institution_api import router as institution_router
@@ -41,6 +45,18 @@ class BearerToken(HttpBearer):
         return user
 
 
+class StrictJSONParser(Parser):
+    """JSON bodies decoded by exchange.json_input: the same refusals as the socket's."""
+
+    def parse_body(self, request: HttpRequest) -> dict[str, Any]:
+        return loads_object(request.body)
+
+
+class ExchangeAPI(NinjaAPI):
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        return with_error_responses(super().get_openapi_schema(*args, **kwargs))
+
+
 class ActiveSession(SessionAuth):
     """The browser session, once it has passed every factor its user needs: a session
     that has only passed the password is told 401 `two_factor_required`."""
@@ -57,7 +73,7 @@ class ActiveSession(SessionAuth):
         return user
 
 
-api = NinjaAPI(
+api = ExchangeAPI(
     title="Exchange API",
     version="1",
     description="Secure information exchange between law-enforcement and judicial "
@@ -69,6 +85,7 @@ api = NinjaAPI(
     docs_url="/docs",
     # Per-user budget of writes (exchange/ratelimit.py); reads are not counted.
     throttle=[ApiWriteThrottle()],
+    parser=StrictJSONParser(),
 )
 api.add_router("", people_router)
 api.add_router("", channels_router)
@@ -102,7 +119,10 @@ _PARAMETER_NAMES = {"payload", "page"}
 
 @api.exception_handler(ValidationError)
 def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    first = exc.errors[0] if exc.errors else {}
+    # An unknown field is named first: it is a mass-assignment attempt or a client bug,
+    # and "field required" for another field would hide it.
+    unknown = [e for e in exc.errors if e.get("type") == "extra_forbidden"]
+    first = (unknown or exc.errors or [{}])[0]
     location = [str(part) for part in first.get("loc", [])]
     # ninja prefixes where the value came from and the parameter's name; keep the field.
     if location and location[0] in _LOCATIONS:
@@ -124,6 +144,9 @@ def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> H
 
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if isinstance(exc.__cause__, ServiceError):
+        # ninja wraps what the body parser raised; the parser's reason is the useful one.
+        return on_service_error(request, exc.__cause__)
     codes = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
     return error_response(request, exc.status_code, codes.get(exc.status_code, "error"), str(exc))
 
@@ -147,6 +170,13 @@ def on_body_too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpRespo
     return error_response(
         request, 413, "too_large", f"A JSON request body is at most {limit // 1024} KiB."
     )
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def on_database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    logger.warning("Database unavailable on %s %s", request.method, request.path, exc_info=True)
+    return on_service_error(request, Unavailable("The database is unavailable; try again shortly."))
 
 
 @api.exception_handler(Exception)

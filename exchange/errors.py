@@ -70,3 +70,11 @@ class RateLimited(ServiceError):
     def __init__(self, message: str, *, retry_after: int, **extra: object) -> None:
         super().__init__(message, field=None, **extra)
         self.retry_after = retry_after
+
+
+class Unavailable(ServiceError):
+    """A backing service (the database) cannot be reached: nothing was done; the client
+    may send the same request again (a message with the same `client_id`) later."""
+
+    code = "unavailable"
+    status = 503

@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "permissions.middleware.SignInPolicyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "exchange.views.ApiErrorShapeMiddleware",
     # Last, as django-axes requires: turns a locked-out sign-in into its lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -124,7 +125,14 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # and opening a PostgreSQL connection per frame would cost more than the queries.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
-        "pool": {"min_size": 1, "max_size": env_int("EXCHANGE_DB_POOL_SIZE", 16, minimum=1)},
+        "pool": {
+            "min_size": 1,
+            "max_size": env_int("EXCHANGE_DB_POOL_SIZE", 16, minimum=1),
+            # How long a request or frame waits for a connection before it is answered
+            # `unavailable` (503): psycopg_pool's 30 s default would hold a socket's frame,
+            # and a worker thread, that long while the database is down.
+            "timeout": env_int("EXCHANGE_DB_POOL_TIMEOUT", 10, minimum=1),
+        },
         # Parameters travel apart from the SQL, so psycopg prepares a statement on a
         # pooled connection once it has run a few times: the per-frame access check and
         # the message insert are then planned once per connection, not once per frame.

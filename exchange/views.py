@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
 
@@ -30,3 +32,27 @@ def server_error(request: HttpRequest) -> HttpResponse:
 def api_not_found(request: HttpRequest) -> HttpResponse:
     """Unknown routes under /api/ answer in the API's error shape, DEBUG or not."""
     return not_found(request)
+
+
+class ApiErrorShapeMiddleware:
+    """ninja answers a method a route does not take with a plain-text 405; under /api/ it
+    becomes SPEC §3's error body, keeping the `Allow` header."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code == 405 and _wants_json(request):
+            allowed = response.get("Allow", "")
+            response = JsonResponse(
+                {
+                    "error": {
+                        "code": "method_not_allowed",
+                        "message": f"{request.method} is not allowed here; use {allowed}.",
+                    }
+                },
+                status=405,
+            )
+            response["Allow"] = allowed
+        return response

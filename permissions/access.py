@@ -195,7 +195,8 @@ def access_channel(user: User, slug: str, need: Need) -> ChannelAccess:
     certification lapsed since, is told NotAuthenticated. `channel_access` answers the
     same question through the ORM; the tests hold the two to the same answers.
     """
-    if not user.is_authenticated:
+    # A NUL can name no channel, and PostgreSQL refuses it even in a query: not a 500.
+    if not user.is_authenticated or "\x00" in slug:
         raise NotFound("No such channel.")
     channel = _channel_by_slug_for(user.pk, slug)
     if channel is None:

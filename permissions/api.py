@@ -6,7 +6,7 @@ from datetime import datetime
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
-from pydantic import ConfigDict, Field, StrictStr
+from pydantic import ConfigDict, Field, StrictInt, StrictStr
 
 from exchange.errors import NotAuthenticated, TwoFactorRequired
 from permissions.models import User
@@ -44,7 +44,7 @@ class MeOut(Schema):
 class TokenIn(Schema):
     model_config = ConfigDict(extra="forbid")
     name: StrictStr = Field(default="", max_length=100)
-    expires_days: int | None = Field(default=None, ge=1, le=3650)
+    expires_days: StrictInt | None = Field(default=None, ge=1, le=3650)
 
 
 class TokenCreatedOut(Schema):

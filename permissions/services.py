@@ -43,6 +43,7 @@ from permissions.models import (
     User,
 )
 from permissions.sessions import close_user_sockets
+from permissions.validators import clean_name, clean_username
 
 if TYPE_CHECKING:
     from channels_app.models import Channel
@@ -86,6 +87,7 @@ def institution_upsert(
     *, slug: str, name: str, country: str, kind: str, actor: User | None = None
 ) -> Institution:
     """Create an institution, or bring an existing one (same slug) to these values."""
+    name = clean_name(name, field="name")
     country = country.upper()
     if country not in countries:
         raise BadRequest(f"{country!r} is not an ISO 3166-1 alpha-2 country code.", field="country")
@@ -132,6 +134,8 @@ def user_upsert(
     """
     if institution is None and not is_staff:
         raise BadRequest("Every user except platform admins belongs to an institution.")
+    username = clean_username(username)
+    display_name = clean_name(display_name, field="display_name")
     with transaction.atomic():
         user = User.objects.select_for_update().filter(username=username).first()
         created = user is None
@@ -376,6 +380,7 @@ def _hash_secret(secret: str) -> str:
 
 def token_issue(*, user: User, name: str = "", expires_days: int | None = None) -> str:
     """Create a personal API token and return its secret: the only time it is seen."""
+    name = clean_name(name, field="name")
     days = expires_days if expires_days is not None else settings.API_TOKEN_DEFAULT_DAYS
     if not 1 <= days <= 3650:
         raise BadRequest("A token lives between 1 and 3650 days.", field="expires_days")
