@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,12 +44,14 @@ from exchange.fanout import local_fanout
 from exchange.realtime import attach_to_running_loop, token_group, user_group
 from permissions.access import ChannelAccess, Need, access_channel, channel_access
 from permissions.models import User
+from permissions.sessions import keep_alive
 
 logger = logging.getLogger(__name__)
 
 # RFC 6455 §7.4.1: "a message that violates its policy", for a client that keeps sending
 # after being told to wait.
 CLOSE_POLICY_VIOLATION = 1008
+SESSION_TOUCH_SECONDS = 60
 UNAVAILABLE = Unavailable("The database is unavailable; send the same frame again shortly.")
 
 
@@ -106,6 +109,7 @@ class ChannelSocket(AsyncWebsocketConsumer):
     holds_slot = False
     slot_keeper: asyncio.Task[None] | None = None
     rate_limited_in_a_row = 0
+    session_touched_at = 0.0  # time.monotonic() of the last keep_alive
 
     # --- connection ------------------------------------------------------------------
 
@@ -174,6 +178,7 @@ class ChannelSocket(AsyncWebsocketConsumer):
             await self._refuse_for_rate(refusal, ref=_client_id_of(text_data))
             return
         self.rate_limited_in_a_row = 0
+        await self._keep_session_alive()
         try:
             frame = parse_frame(text_data)
         except FrameRefused as refused:
@@ -191,6 +196,16 @@ class ChannelSocket(AsyncWebsocketConsumer):
             # the socket stays open and the client resends the same client_id later.
             logger.warning("Database unavailable for a %s frame", frame.type, exc_info=True)  # type: ignore[attr-defined]
             await self.send_error(UNAVAILABLE, ref=ref)
+
+    async def _keep_session_alive(self) -> None:
+        """What the user does on a socket opened with a session counts as activity, as a
+        page request does: push the session's idle expiry on, at most once a minute."""
+        session_key = self.scope.get("session_key")
+        now = time.monotonic()
+        if session_key is None or now - self.session_touched_at < SESSION_TOUCH_SECONDS:
+            return
+        self.session_touched_at = now
+        await database_sync_to_async(keep_alive)(session_key)
 
     async def _refuse_for_rate(self, refusal: ratelimit.Refusal, *, ref: str | None) -> None:
         """Tell the client to wait; close the socket of one that keeps on regardless."""

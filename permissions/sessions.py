@@ -3,13 +3,17 @@
 A socket opened with a session cookie outlives the HTTP request that checked the
 cookie, so ending a session must also close its sockets: sign-out closes the sockets of
 that session, a password change closes every socket of the user (their other sessions
-are refused at their next request or handshake by Django's session hash).
+are refused at their next request or handshake by Django's session hash). A session
+that ends any other way (idle past EXCHANGE_SESSION_IDLE_MINUTES, deleted from the
+store) is noticed by its sockets' watch (permissions.ws_auth), and what the user does
+on a socket counts as activity, as a page request does (`keep_alive`).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from importlib import import_module
 from typing import Any
 
 from django.conf import settings
@@ -58,3 +62,18 @@ def sign_out(request: HttpRequest) -> None:
     logout(request)
     if session_key:
         close_session_sockets(session_key)
+
+
+def session_alive(session_key: str) -> bool:
+    """Whether the session store still holds this session, unexpired. (An authenticated
+    session is never empty, and the store loads an expired or deleted one as empty.)"""
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    return bool(store.load())
+
+
+def keep_alive(session_key: str) -> None:
+    """Push the session's idle expiry on, as SESSION_SAVE_EVERY_REQUEST does for a page."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    if store.load():
+        store.modified = True
+        store.save()

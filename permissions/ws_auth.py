@@ -9,25 +9,29 @@ the consumer refuses it.
 A session cookie opens a socket only for a session that is signed in completely: not
 past its absolute lifetime, and past the one-time code if its user needs one
 (permissions.two_factor). Such a socket joins its session's group, so that signing out
-closes it at once, and the group is told to close when the session reaches its absolute
-lifetime, so that a socket does not outlive the session it was opened with.
+closes it at once, and a watch tells the group to close when the session reaches its
+absolute lifetime, or is found gone from the session store (idle too long, or deleted),
+looking every EXCHANGE_SESSION_SOCKET_CHECK_SECONDS: a socket does not outlive the
+session it was opened with.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.security.websocket import AllowedHostsOriginValidator
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
 from exchange.realtime import session_group
 from permissions.models import User
 from permissions.services import token_lookup
-from permissions.sessions import ENDED, session_seconds_left
+from permissions.sessions import ENDED, session_alive, session_seconds_left
 from permissions.two_factor import session_state
 
 Scope = dict[str, Any]
@@ -50,17 +54,20 @@ def _session_group_if_complete(user: User, session: Any) -> tuple[str, float] | 
     return session_group(session.session_key), seconds_left
 
 
-def _end_at_lifetime(group: str, seconds_left: float) -> asyncio.TimerHandle:
-    def end() -> None:
-        layer = get_channel_layer()
-        if layer is not None:
-            _pending.add(task := asyncio.ensure_future(layer.group_send(group, ENDED)))
-            task.add_done_callback(_pending.discard)
-
-    return asyncio.get_running_loop().call_later(seconds_left, end)
-
-
-_pending: set[asyncio.Future[None]] = set()  # held so the sends are not garbage-collected
+async def _watch_session(group: str, session_key: str, seconds_left: float) -> None:
+    """Close the session's sockets when it reaches its absolute lifetime or is found
+    gone from the store; until then, look again every check interval."""
+    deadline = time.monotonic() + seconds_left
+    while True:
+        interval = settings.SESSION_SOCKET_CHECK_SECONDS
+        await asyncio.sleep(max(0.0, min(interval, deadline - time.monotonic())))
+        if time.monotonic() >= deadline:
+            break
+        if not await database_sync_to_async(session_alive)(session_key):
+            break
+    layer = get_channel_layer()
+    if layer is not None:
+        await layer.group_send(group, ENDED)
 
 
 class CompleteSessionOnly:
@@ -78,13 +85,19 @@ class CompleteSessionOnly:
         if complete is None:
             return await self.app(scope | {"user": AnonymousUser()}, receive, send)
         group, seconds_left = complete
-        timer = _end_at_lifetime(group, seconds_left)
+        session_key = scope["session"].session_key
+        watch = asyncio.get_running_loop().create_task(
+            _watch_session(group, session_key, seconds_left)
+        )
         try:
             return await self.app(
-                scope | {"auth_method": "session", "session_group": group}, receive, send
+                scope
+                | {"auth_method": "session", "session_group": group, "session_key": session_key},
+                receive,
+                send,
             )
         finally:
-            timer.cancel()
+            watch.cancel()
 
 
 class TokenOrSessionAuthMiddleware:

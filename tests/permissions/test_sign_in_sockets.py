@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.contrib.sessions.models import Session
 from django.test import Client
+from django.utils import timezone
 
 from exchange.asgi import application
 from permissions.models import User
@@ -217,5 +220,64 @@ async def test_a_password_reset_in_the_admin_closes_the_users_sockets(world: Wor
     try:
         await sync(reset_password_in_the_admin)(world.member)
         await assert_closed(socket)
+    finally:
+        await socket.disconnect()
+
+
+def _expire_in_store(client: Client) -> None:
+    """The session idles out: its expiry date in the store passes, as 30 minutes without
+    a request would make it."""
+    Session.objects.filter(session_key=client.session.session_key).update(
+        expire_date=timezone.now() - timedelta(seconds=1)
+    )
+
+
+def _delete_from_store(client: Client) -> None:
+    Session.objects.filter(session_key=client.session.session_key).delete()
+
+
+@pytest.mark.parametrize("end", [_expire_in_store, _delete_from_store], ids=["idle", "deleted"])
+async def test_a_stale_session_on_an_open_socket_closes_it(
+    world: World, settings: Any, end: Any
+) -> None:
+    """The session behind an open socket ends without a sign-out (idle expiry, or deleted
+    by an operator): the socket's watch notices within its check interval and closes it."""
+    settings.SESSION_SOCKET_CHECK_SECONDS = 1
+    client = await sync(signed_in)(world.member)
+    other = await sync(signed_in)(world.member)
+    connected, socket = await with_cookie(client)
+    _, other_socket = await with_cookie(other)
+    try:
+        assert connected
+        await assert_alive(socket)
+        await sync(end)(client)
+        output = await socket.receive_output(timeout=5)
+        assert output == {"type": "websocket.close", "code": 4401}
+        await assert_alive(other_socket)  # another live session of the same user stays
+    finally:
+        await socket.disconnect()
+        await other_socket.disconnect()
+
+
+async def test_using_a_socket_keeps_its_session_from_idling_out(world: World) -> None:
+    """A person chatting only over the socket is not idle: their frames push the session's
+    expiry on, as page requests do."""
+    client = await sync(signed_in)(world.member)
+    key = client.session.session_key
+
+    def shorten() -> Any:
+        Session.objects.filter(session_key=key).update(
+            expire_date=Session.objects.get(session_key=key).expire_date - timedelta(minutes=20)
+        )
+        return Session.objects.get(session_key=key).expire_date
+
+    connected, socket = await with_cookie(client)
+    try:
+        assert connected
+        before = await sync(shorten)()
+        await socket.send_json_to({"type": "subscribe", "channel": "ops"})
+        assert (await socket.receive_json_from(timeout=5))["type"] == "subscribed"
+        after = await sync(lambda: Session.objects.get(session_key=key).expire_date)()
+        assert after > before
     finally:
         await socket.disconnect()
