@@ -52,6 +52,8 @@ API_WRITES = "api-writes"
 UPLOADS = "uploads"
 _SETTING = {WS_FRAMES: "RATE_WS_FRAMES", API_WRITES: "RATE_API_WRITES", UPLOADS: "RATE_UPLOADS"}
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+LEASE_FRACTION = 10
+LEASE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -127,10 +129,11 @@ _local_sockets: dict[int, set[str]] = {}
 
 
 def reset() -> None:
-    """Forget every counter and socket slot of this process (tests start from nothing)."""
+    """Forget every counter, lease and socket slot of this process (tests start from nothing)."""
     global _storages
     _storages = _Storages()
     _local_sockets.clear()
+    _leases.clear()
 
 
 # --- rate limits -------------------------------------------------------------------------
@@ -149,16 +152,62 @@ def hit(kind: str, user_id: int) -> Refusal | None:
     return None
 
 
+@dataclass
+class _Lease:
+    """Actions a process took from the shared budget ahead of time, to spend locally."""
+
+    left: int
+    until: float  # time.monotonic() after which what is left is not spent
+
+
+_leases: dict[tuple[str, int], _Lease] = {}
+
+
+def _lease_size(items: tuple[RateLimitItem, ...]) -> int:
+    # A tenth of the smallest window's allowance: a user at 100 frames a second costs
+    # Redis ten round trips a second instead of two hundred. Small limits lease nothing.
+    return max(1, min(item.amount for item in items) // LEASE_FRACTION)
+
+
 async def ahit(kind: str, user_id: int) -> Refusal | None:
-    """Count one action of `user_id` against every window of `kind` (async callers)."""
+    """Count one action of `user_id` against every window of `kind` (async callers).
+
+    A frame is counted from a lease when one is held: the process takes LEASE actions
+    from every window at once and spends them for at most LEASE_SECONDS. Leased actions
+    count whether spent or not, so the limit only gets stricter (by less than a lease
+    per process), never looser; near the limit, a lease is refused and the action is
+    counted alone.
+    """
+    key = (kind, user_id)
+    lease = _leases.get(key)
+    now = time.monotonic()
+    if lease is not None and lease.left > 0 and now < lease.until:
+        lease.left -= 1
+        return None
+    items = limits_for(kind)
     limiter, _ = _storages.for_loop()
+    size = _lease_size(items)
+    refusal: Refusal | None = None
     try:
-        for item in limits_for(kind):
-            if not await limiter.hit(item, kind, str(user_id)):
-                stats = await limiter.get_window_stats(item, kind, str(user_id))
-                return Refusal(_retry_after(stats.reset_time))
+        for cost in (size, 1) if size > 1 else (1,):
+            refusal = await _hit_every_window(limiter, items, kind, user_id, cost)
+            if refusal is None:
+                _leases[key] = _Lease(left=cost - 1, until=now + LEASE_SECONDS)
+                return None
     except (RedisError, OSError):
         logger.warning("rate limit storage unreachable; %s of user %s let through", kind, user_id)
+        return None
+    _leases.pop(key, None)
+    return refusal
+
+
+async def _hit_every_window(
+    limiter: AsyncLimiter, items: tuple[RateLimitItem, ...], kind: str, user_id: int, cost: int
+) -> Refusal | None:
+    for item in items:
+        if not await limiter.hit(item, kind, str(user_id), cost=cost):
+            stats = await limiter.get_window_stats(item, kind, str(user_id))
+            return Refusal(_retry_after(stats.reset_time))
     return None
 
 

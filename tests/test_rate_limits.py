@@ -171,3 +171,31 @@ async def test_opening_sockets_past_the_per_user_cap_is_refused_at_the_handshake
             async with open_socket(world.member) as again:
                 await again.send_json_to({"type": "ping"})
                 assert await receive(again) == {"type": "pong"}
+
+
+# --- leases: counting frames a tenth of a window at a time ------------------------------
+
+
+async def test_a_flood_that_leases_its_frames_still_gets_no_more_than_the_limit() -> None:
+    """Frames are counted from leases (ten at a time under a 100/second limit) to spare
+    Redis a round trip per frame; leased frames count whether spent or not, so a flood
+    gets at most the limit, and loses at most one lease to it."""
+    from exchange import ratelimit
+
+    with override_settings(RATE_WS_FRAMES="100/second;5000/minute"):
+        ratelimit.reset()
+        answers = [await ratelimit.frame_allowed(user_id=7) for _ in range(150)]
+        allowed = sum(answer is None for answer in answers)
+        assert 90 <= allowed <= 100
+        assert all(answer is not None for answer in answers[allowed:])
+        # Another user's budget is their own.
+        assert await ratelimit.frame_allowed(user_id=8) is None
+
+
+async def test_a_small_limit_is_counted_frame_by_frame_and_exactly() -> None:
+    from exchange import ratelimit
+
+    with override_settings(RATE_WS_FRAMES="5/minute"):
+        ratelimit.reset()
+        answers = [await ratelimit.frame_allowed(user_id=7) for _ in range(8)]
+        assert [answer is None for answer in answers] == [True] * 5 + [False] * 3
