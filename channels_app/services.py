@@ -22,7 +22,14 @@ from channels_app.models import Attachment, Channel, HandlingCode, Message
 from channels_app.schemas import MAX_BODY
 from channels_app.selectors import with_related
 from exchange.errors import BadRequest, Conflict, Forbidden, NotFound
-from permissions.access import ChannelAccess, Need, access_channel, channel_access, require
+from permissions.access import (
+    ChannelAccess,
+    Need,
+    access_channel,
+    channel_access,
+    may_post_subquery,
+    require,
+)
 from permissions.models import User
 
 
@@ -86,6 +93,10 @@ def message_send(
     while the message takes the next `seq`, so seq numbers have no gaps and follow commit
     order even with concurrent senders.
     """
+    if connection.vendor == "postgresql" and not attachments and parent is None:
+        sent = _send_checked_in_one_statement(actor, channel_slug, client_id, body, handling_code)
+        if sent is not None:
+            return sent
     channel = access_channel(actor, channel_slug, Need.POST).channel
     body = _clean_body(body, allow_empty=bool(attachments))
     code = _clean_handling_code(channel, handling_code)
@@ -123,6 +134,77 @@ def message_send(
         if existing is None:
             raise
         return existing, False
+    return message, True
+
+
+def _send_checked_in_one_statement(
+    actor: User, channel_slug: str, client_id: UUID, body: str, handling_code: str | None
+) -> tuple[Message, bool] | None:
+    """PostgreSQL's path for a plain message (no attachments, not a reply): the access
+    check, the next `seq` and the insert in one statement, one round trip.
+
+    The check is `permissions.access.may_post_subquery`, the guard's own SQL; with it the
+    channel must not be archived and must allow the handling code. When the statement
+    stores nothing (refused, or a repeated client_id), None sends the caller down the
+    general path, which says exactly why or returns the stored message: the fast path
+    decides nothing that path would decide otherwise.
+    """
+    try:
+        body = _clean_body(body, allow_empty=False)
+    except BadRequest:
+        return None  # the general path checks access first, then says what is wrong
+    code = handling_code if handling_code is not None else HandlingCode.AMBER
+    if code not in HandlingCode.values:
+        return None
+    guard, guard_params = may_post_subquery(actor, channel_slug)
+    ranks = " ".join(
+        f"WHEN '{value}' THEN {rank}" for rank, value in enumerate(HandlingCode.values)
+    )
+    html = render_markdown(body)
+    created_at = timezone.now()
+    messages = connection.ops.quote_name(Message._meta.db_table)
+    channels = connection.ops.quote_name(Channel._meta.db_table)
+    sql = f"""
+        WITH allowed AS ({guard}),
+        next AS (
+            UPDATE {channels} SET last_seq = last_seq + 1
+            WHERE id = (SELECT id FROM allowed
+                        WHERE NOT archived
+                          AND %s <= CASE max_handling_code {ranks} ELSE -1 END)
+            RETURNING id, last_seq
+        )
+        INSERT INTO {messages} (channel_id, seq, author_id, client_id, parent_id, body, html,
+                                handling_code, created_at)
+        SELECT next.id, next.last_seq, %s, %s, NULL, %s, %s, %s, %s FROM next
+        RETURNING id, seq, channel_id
+    """  # noqa: S608  (names from model metadata and HandlingCode; values are parameters)
+    params: list[Any] = [
+        *guard_params, HandlingCode.rank(code), actor.pk, client_id, body, html, code, created_at
+    ]  # fmt: skip
+    try:
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                row = cursor.fetchone()
+            if row is None:
+                return None
+            message_id, seq, channel_id = row
+            message = Message(
+                pk=message_id,
+                channel=Channel(pk=channel_id, slug=channel_slug),
+                seq=seq,
+                author=actor,
+                client_id=client_id,
+                parent_id=None,
+                body=body,
+                html=html,
+                handling_code=code,
+                created_at=created_at,
+            )
+            message._prefetched_objects_cache = {"attachments": Attachment.objects.none()}  # type: ignore[attr-defined]
+            message_event_on_commit("message.new", message)
+    except IntegrityError:
+        return None  # a repeat: the general path finds the stored message
     return message, True
 
 

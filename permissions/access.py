@@ -210,10 +210,14 @@ def access_channel(user: User, slug: str, need: Need) -> ChannelAccess:
     return require(_access_of(user, channel), need)
 
 
-def _channel_by_slug_for(user_id: int, slug: str) -> Any:
-    channel_model = apps.get_model("channels_app", "Channel")
+def _access_select() -> str:
+    """The one SELECT of a channel (by slug) with what a user (by id) holds on it now.
+
+    Parameters, in order: the certification cutoff, VIEW, POST, MODERATE, the user's id,
+    the slug (`_access_params`).
+    """
     table = _tables()
-    sql = f"""
+    return f"""
         SELECT c.*, u.is_active AS _user_active, u.certified_at >= %s AS _user_certified,
           EXISTS (SELECT 1 FROM {table["group_perm"]} g
                   JOIN {table["perm"]} p ON p.id = g.permission_id
@@ -234,9 +238,38 @@ def _channel_by_slug_for(user_id: int, slug: str) -> Any:
         LEFT JOIN {table["institution"]} i ON i.id = u.institution_id
         WHERE c.slug = %s
     """  # noqa: S608  (table names come from model metadata, values are parameters)
+
+
+def _access_params(user_id: int, slug: str) -> list[Any]:
     cutoff = connection.ops.adapt_datetimefield_value(lapse_cutoff())
-    rows = list(channel_model.objects.raw(sql, [cutoff, VIEW, POST, MODERATE, user_id, slug]))
+    return [cutoff, VIEW, POST, MODERATE, user_id, slug]
+
+
+def _channel_by_slug_for(user_id: int, slug: str) -> Any:
+    channel_model = apps.get_model("channels_app", "Channel")
+    rows = list(channel_model.objects.raw(_access_select(), _access_params(user_id, slug)))
     return rows[0] if rows else None
+
+
+# What `access_channel(..., Need.POST)` allows, over a row of `_access_select()` named `a`:
+# an active, certified user who moderates, or whose institution may post and who is not
+# banned (ChannelAccess.can_post).
+_MAY_POST = (
+    "a._user_active AND a._user_certified"
+    " AND (a._moderate OR (a._view AND a._post AND NOT a._banned))"
+)
+
+
+def may_post_subquery(user: User, slug: str) -> tuple[str, list[Any]]:
+    """A sub-select of the channel's row (`a.*`) that yields it only if `user` may post
+    there now, for a writer that folds the check into its own statement (the message
+    insert on PostgreSQL). It allows nothing `access_channel(user, slug, Need.POST)`
+    refuses; a caller that gets no row asks `access_channel` for the exact refusal.
+    """
+    if not user.is_authenticated or "\x00" in slug:
+        return "SELECT NULL WHERE FALSE", []
+    sql = f"SELECT a.* FROM ({_access_select()}) a WHERE {_MAY_POST}"  # noqa: S608
+    return sql, _access_params(user.pk, slug)
 
 
 @functools.cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -126,3 +127,21 @@ def test_an_author_who_became_observer_can_no_longer_edit(world: World) -> None:
     factories.admit(world.channel, world.participant_institution, "observer")
     with pytest.raises(Forbidden):
         message_edit(actor=world.member, message_id=message.pk, body="changed")
+
+
+@pytest.mark.django_db(transaction=True)  # autocommit, as in the server: no savepoint
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the one-statement send is PostgreSQL's"
+)
+def test_a_plain_send_on_postgresql_checks_access_and_stores_in_one_statement(
+    world: World, django_assert_num_queries: Any
+) -> None:
+    """The hot path of every chat message: access check, next seq and insert together."""
+    with django_assert_num_queries(1):
+        message, created = message_send(
+            actor=world.member, channel_slug="ops", client_id=uuid.uuid4(), body="one trip"
+        )
+    assert created and message.seq == world.channel.last_seq + 1
+    # Refusals still take the general path and say exactly why.
+    with pytest.raises(Forbidden):
+        message_send(actor=world.observer, channel_slug="ops", client_id=uuid.uuid4(), body="x")
