@@ -16,6 +16,8 @@ from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
+from permissions.validators import visible_name_validator
+
 
 class InstitutionKind(models.TextChoices):
     POLICE = "police", _("Police")
@@ -31,7 +33,7 @@ class InstitutionKind(models.TextChoices):
 
 class Institution(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[visible_name_validator])
     country = CountryField()
     kind = models.CharField(max_length=20, choices=InstitutionKind.choices)
     active = models.BooleanField(default=True)
@@ -55,7 +57,7 @@ class User(AbstractUser):
     institution = models.ForeignKey(
         Institution, null=True, blank=True, on_delete=models.PROTECT, related_name="users"
     )
-    display_name = models.CharField(max_length=150, blank=True)
+    display_name = models.CharField(max_length=150, blank=True, validators=[visible_name_validator])
     preferred_language = models.CharField(
         max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import unicodedata
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ValidationError
 
 from exchange.errors import BadRequest
 
@@ -48,3 +49,16 @@ def clean_username(value: str) -> str:
     with the same refusals as `clean_name`. Normalising before any lookup means that a
     full-width "olivia" (U+FF4F for the o) finds "olivia" rather than creating a second account."""
     return clean_name(AbstractBaseUser.normalize_username(value), field="username")
+
+
+def visible_name_validator(value: str) -> None:
+    """The same refusal as a Django field validator, so that forms outside the services
+    (the Django admin) cannot store what the services refuse."""
+    char = _refused_character(value)
+    if char is not None:
+        name = unicodedata.name(char, "a control character")
+        raise ValidationError(
+            f"U+{ord(char):04X} ({name}) is not allowed in a name: it hides or reorders "
+            "what others see.",
+            code="invisible_character",
+        )

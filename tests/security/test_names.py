@@ -18,6 +18,7 @@ from permissions.services import institution_upsert, user_upsert
 from permissions.validators import clean_name
 from tests import factories
 from tests.conftest import World
+from tests.signing_in import signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -118,3 +119,23 @@ def test_a_name_holding_html_is_shown_as_text_on_the_pages(world: World) -> None
         assert "<script>window.__pwned" not in page
         assert "<img src=x" not in page
         assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in page, path
+
+
+@pytest.mark.django_db
+def test_display_name_spoofing_through_the_admin_is_refused_too(world: World) -> None:
+    """The admin's forms go around the services; the model field's validator still
+    refuses what the services refuse."""
+    admin = user_upsert(username="root", institution=None, is_staff=True)
+    admin.is_superuser = True
+    admin.save()
+    client = signed_in(admin)
+    url = f"/admin/permissions/institution/{world.outsider_institution.pk}/change/"
+    response = client.post(
+        url,
+        {"slug": world.outsider_institution.slug, "name": "Carabineros\u202egnp.exe",
+         "country": "CL", "kind": "police", "active": "on"},
+    )  # fmt: skip
+    assert response.status_code == 200  # the form again, with its error
+    assert "is not allowed in a name" in response.content.decode()
+    world.outsider_institution.refresh_from_db()
+    assert world.outsider_institution.name == "Carabineros"
