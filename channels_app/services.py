@@ -103,8 +103,6 @@ def message_send(
     if channel.archived:
         raise Conflict("This channel is archived and accepts no new messages.")
     root = _thread_root(channel, parent)
-    if connection.vendor == "postgresql" and not attachments:
-        return _send_in_one_statement(actor, channel, client_id, root, body, code)
     try:
         with transaction.atomic():
             message = Message.objects.create(
@@ -147,7 +145,8 @@ def _send_checked_in_one_statement(
     channel must not be archived and must allow the handling code. When the statement
     stores nothing (refused, or a repeated client_id), None sends the caller down the
     general path, which says exactly why or returns the stored message: the fast path
-    decides nothing that path would decide otherwise.
+    decides nothing that path would decide otherwise. (SQLite allows no UPDATE inside a
+    WITH, so it always takes the general path, a transaction.)
     """
     try:
         body = _clean_body(body, allow_empty=False)
@@ -205,69 +204,6 @@ def _send_checked_in_one_statement(
             message_event_on_commit("message.new", message)
     except IntegrityError:
         return None  # a repeat: the general path finds the stored message
-    return message, True
-
-
-def _send_in_one_statement(
-    actor: User, channel: Channel, client_id: UUID, root: int | None, body: str, code: str
-) -> tuple[Message, bool]:
-    """PostgreSQL's path for a message without attachments: one statement, one round trip.
-
-    The UPDATE that takes the channel's next `seq` and the INSERT of the message run as
-    one statement, committed on its own (autocommit), instead of BEGIN, UPDATE, INSERT,
-    COMMIT: four round trips the sender waits for, on the hottest path there is. The row
-    lock of the UPDATE orders concurrent senders exactly as in the transaction below, and
-    a repeated `client_id` fails the whole statement, the seq increment with it, so there
-    is still no gap. (SQLite allows no UPDATE inside a WITH, so it takes the other path.)
-    """
-    html = render_markdown(body)
-    created_at = timezone.now()
-    messages = connection.ops.quote_name(Message._meta.db_table)
-    channels = connection.ops.quote_name(Channel._meta.db_table)
-    sql = f"""
-        WITH next AS (
-            UPDATE {channels} SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq
-        )
-        INSERT INTO {messages} (channel_id, seq, author_id, client_id, parent_id, body, html,
-                                handling_code, created_at)
-        SELECT %s, next.last_seq, %s, %s, %s, %s, %s, %s, %s FROM next
-        RETURNING id, seq
-    """  # noqa: S608  (table names come from model metadata, values are parameters)
-    params: list[Any] = [
-        channel.pk,
-        channel.pk,
-        actor.pk,
-        client_id,
-        root,
-        body,
-        html,
-        code,
-        created_at,
-    ]
-    try:
-        with transaction.atomic() if connection.in_atomic_block else nullcontext():
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-                message_id, seq = cursor.fetchone()
-            message = Message(
-                pk=message_id,
-                channel=channel,
-                seq=seq,
-                author=actor,
-                client_id=client_id,
-                parent_id=root,
-                body=body,
-                html=html,
-                handling_code=code,
-                created_at=created_at,
-            )
-            message._prefetched_objects_cache = {"attachments": Attachment.objects.none()}  # type: ignore[attr-defined]
-            message_event_on_commit("message.new", message)
-    except IntegrityError:
-        existing = _existing(actor, client_id, channel)
-        if existing is None:
-            raise
-        return existing, False
     return message, True
 
 
