@@ -18,7 +18,12 @@ from channels_app.ciphertext import clean_age_file, clean_recipient
 from channels_app.models import Channel, Epoch, HistoryVisibility, IdentityKey, KeyBackup, KeyShare
 from channels_app.selectors import current_keys
 from exchange.errors import BadRequest, Conflict, Forbidden, NotFound
-from exchange.realtime import channel_group, send_on_commit, user_group
+from exchange.realtime import (
+    channel_group,
+    members_changed_on_commit,
+    send_on_commit,
+    user_group,
+)
 from permissions.access import (
     ChannelAccess,
     Need,
@@ -67,7 +72,7 @@ def identity_key_set(*, actor: User, public_key: str) -> IdentityKey:
         channels = list(Channel.objects.all())
         for channel_id, access in channel_access_many(actor, channels).items():
             if access.can_read:
-                _announce_members_changed(channel_id)
+                members_changed_on_commit(channel_id)
     return key
 
 
@@ -93,10 +98,6 @@ def key_backup_set(*, actor: User, backup: bytes) -> KeyBackup:
 
 def key_backup_of(user: User) -> KeyBackup | None:
     return KeyBackup.objects.filter(user=user).first()
-
-
-def _announce_members_changed(channel_id: int) -> None:
-    send_on_commit(channel_group(channel_id), {"type": "members.changed", "channel_id": channel_id})
 
 
 def current_epoch(channel: Channel) -> Epoch | None:

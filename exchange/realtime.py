@@ -92,3 +92,9 @@ def send_now(group: str, event: Event) -> None:
 def send_on_commit(group: str, event: Event) -> None:
     """Send `event` to `group` once the current transaction commits (at once outside one)."""
     transaction.on_commit(lambda: send_now(group, event), robust=True)
+
+
+def members_changed_on_commit(channel_id: int) -> None:
+    """Tell a channel's sockets, after commit, that its members or their keys changed:
+    clients holding the current key then deliver the shares newcomers wait for."""
+    send_on_commit(channel_group(channel_id), {"type": "members.changed", "channel_id": channel_id})

@@ -9,7 +9,7 @@ from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field, StrictInt, StrictStr
 
 from exchange.errors import NotAuthenticated, TwoFactorRequired
-from permissions.models import User
+from permissions.models import Institution, User
 from permissions.services import token_issue, token_revoke
 from permissions.two_factor import uses_two_factor, verified_device
 
@@ -62,9 +62,10 @@ class TokenOut(Schema):
 
 
 def institution_out(user: User) -> InstitutionOut | None:
-    institution = user.institution
-    if institution is None:
-        return None
+    return institution_schema(user.institution) if user.institution is not None else None
+
+
+def institution_schema(institution: Institution) -> InstitutionOut:
     return InstitutionOut(
         slug=institution.slug,
         name=institution.name,

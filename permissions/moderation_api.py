@@ -15,10 +15,10 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field, StrictStr
 
-from exchange.errors import BadRequest, Conflict, NotFound
+from exchange.errors import NotFound
 from permissions import access_requests
 from permissions.access import Need, access_channel
-from permissions.api import request_user
+from permissions.api import InstitutionOut, institution_schema, request_user
 from permissions.models import AccessRequest, Admission, Ban, Institution, User
 from permissions.services import admission_remove, admission_set, ban_create, ban_remove
 
@@ -29,13 +29,6 @@ Role = Literal["participant", "observer"]
 
 class Strict(Schema):
     model_config = ConfigDict(extra="forbid")
-
-
-class InstitutionOut(Schema):
-    slug: str
-    name: str
-    country: str
-    kind: str
 
 
 class AdmissionIn(Strict):
@@ -86,18 +79,9 @@ class RequestOut(Schema):
     created_at: datetime
 
 
-def _institution_out(institution: Institution) -> InstitutionOut:
-    return InstitutionOut(
-        slug=institution.slug,
-        name=institution.name,
-        country=str(institution.country),
-        kind=institution.kind,
-    )
-
-
 def _admission_out(admission: Admission) -> AdmissionOut:
     return AdmissionOut(
-        institution=_institution_out(admission.institution),
+        institution=institution_schema(admission.institution),
         role=admission.role,
         admitted_by=admission.admitted_by.username if admission.admitted_by else None,
         created_at=admission.created_at,
@@ -108,7 +92,7 @@ def _request_out(request: AccessRequest) -> RequestOut:
     return RequestOut(
         id=request.pk,
         channel=request.channel.slug,
-        institution=_institution_out(request.institution),
+        institution=institution_schema(request.institution),
         requested_by=request.requested_by.username,
         note=request.note,
         state=request.state,
@@ -157,8 +141,6 @@ def admission_create(request: HttpRequest, slug: str, payload: AdmissionIn) -> S
     actor = request_user(request)
     channel = access_channel(actor, slug, Need.MODERATE).channel
     institution = _institution(payload.institution)
-    if not institution.active:
-        raise Conflict("This institution is not active.", field="institution")
     existed = Admission.objects.filter(channel=channel, institution=institution).exists()
     admission = admission_set(
         actor=actor, channel=channel, institution=institution, role=payload.role
@@ -226,8 +208,6 @@ def ban_add(request: HttpRequest, slug: str, payload: BanIn) -> Status[BanOut]:
     actor = request_user(request)
     channel = access_channel(actor, slug, Need.MODERATE).channel
     user = _user(payload.username)
-    if user.pk == actor.pk:
-        raise BadRequest("You cannot ban yourself.", field="username")
     ban = ban_create(actor=actor, channel=channel, user=user)
     return Status(
         201,

@@ -22,8 +22,13 @@ from django_countries import countries
 from guardian.shortcuts import assign_perm, remove_perm
 
 from audit.chain import record
-from exchange.errors import BadRequest, Forbidden, NotFound
-from exchange.realtime import channel_group, send_on_commit, token_group, user_group
+from exchange.errors import BadRequest, Conflict, Forbidden, NotFound
+from exchange.realtime import (
+    members_changed_on_commit,
+    send_on_commit,
+    token_group,
+    user_group,
+)
 from permissions.access import (
     MODERATE,
     POST,
@@ -74,7 +79,7 @@ def _mark_epoch_stale(channel: Channel, *, actor: User | None, reason: str) -> N
             target=f"epoch:{channel.slug}/{current.number}",
             data={"epoch": current.number, "reason": reason},
         )
-    send_on_commit(channel_group(channel.pk), {"type": "members.changed", "channel_id": channel.pk})
+    members_changed_on_commit(channel.pk)
 
 
 def _announce_access_change(channel: Channel, users: list[int]) -> None:
@@ -229,10 +234,7 @@ def institution_set_active(*, actor: User | None, institution: Institution, acti
             if not active:
                 _mark_epoch_stale(admission.channel, actor=actor, reason="institution deactivated")
             else:
-                send_on_commit(
-                    channel_group(admission.channel_id),
-                    {"type": "members.changed", "channel_id": admission.channel_id},
-                )
+                members_changed_on_commit(admission.channel_id)
             _announce_access_change(admission.channel, users)
 
 
@@ -247,6 +249,8 @@ def admission_set(
     if role not in AdmissionRole.values:
         raise BadRequest(f"Unknown role {role!r}; participant or observer.", field="role")
     _check_moderator(actor, channel)
+    if not institution.active:
+        raise Conflict("This institution is not active.", field="institution")
     with transaction.atomic():
         admission, created = Admission.objects.select_for_update().get_or_create(
             channel=channel, institution=institution, defaults={"role": role, "admitted_by": actor}
@@ -280,9 +284,7 @@ def admission_set(
             # before they joined (SPEC §5).
             _mark_epoch_stale(channel, actor=actor, reason="institution admitted (since_join)")
         elif created:
-            send_on_commit(
-                channel_group(channel.pk), {"type": "members.changed", "channel_id": channel.pk}
-            )
+            members_changed_on_commit(channel.pk)
     return admission
 
 
@@ -307,6 +309,8 @@ def admission_remove(*, actor: User | None, channel: Channel, institution: Insti
 
 def ban_create(*, actor: User | None, channel: Channel, user: User) -> Ban:
     _check_moderator(actor, channel)
+    if actor is not None and user.pk == actor.pk:
+        raise BadRequest("You cannot ban yourself.", field="username")
     with transaction.atomic():
         ban, created = Ban.objects.get_or_create(
             channel=channel, user=user, defaults={"banned_by": actor}
@@ -327,9 +331,7 @@ def ban_remove(*, actor: User | None, channel: Channel, user: User) -> None:
             raise NotFound("That user is not banned from this channel.")
         record(action="ban.removed", actor=actor, channel=channel, target=f"user:{user.username}")
         # Welcome back: their clients will need the current epoch's share.
-        send_on_commit(
-            channel_group(channel.pk), {"type": "members.changed", "channel_id": channel.pk}
-        )
+        members_changed_on_commit(channel.pk)
         _announce_access_change(channel, [user.pk])
 
 
@@ -350,9 +352,7 @@ def moderator_appoint(*, actor: User | None, channel: Channel, user: User) -> No
         )
         _announce_access_change(channel, [user.pk])
         if not could_read:  # a newcomer: members' clients deliver the current key to them
-            send_on_commit(
-                channel_group(channel.pk), {"type": "members.changed", "channel_id": channel.pk}
-            )
+            members_changed_on_commit(channel.pk)
 
 
 def moderator_dismiss(*, actor: User | None, channel: Channel, user: User) -> None:
