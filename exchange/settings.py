@@ -133,10 +133,14 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
             # and a worker thread, that long while the database is down.
             "timeout": env_int("EXCHANGE_DB_POOL_TIMEOUT", 10, minimum=1),
         },
-        # Parameters travel apart from the SQL, so psycopg prepares a statement on a
-        # pooled connection once it has run a few times: the per-frame access check and
-        # the message insert are then planned once per connection, not once per frame.
+        # Parameters travel apart from the SQL, and psycopg prepares a statement on a
+        # pooled connection the second time it runs there: the per-frame access check and
+        # the message insert are then planned once per connection, not once per frame
+        # (planning was two thirds of PostgreSQL's CPU per message). Django switches
+        # psycopg's preparing off unless asked; a pooler in transaction mode that cannot
+        # carry prepared statements (PgBouncer < 1.21) needs EXCHANGE_DB_PREPARED=0.
         "server_side_binding": True,
+        "prepare_threshold": 2 if env_bool("EXCHANGE_DB_PREPARED", True) else None,
     }
 
 REDIS_URL = env_str("REDIS_URL")

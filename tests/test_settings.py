@@ -79,6 +79,13 @@ def test_urls_switch_to_postgresql_and_redis() -> None:
     assert "postgresql" in result.stdout and "RedisPubSubChannelLayer" in result.stdout
 
 
+def test_prepared_statements_are_on_for_postgresql_unless_a_pooler_forbids_them() -> None:
+    env = {"EXCHANGE_SECRET_KEY": "k" * 50, "DATABASE_URL": "postgres://u@db.internal/x"}
+    expression = "settings.DATABASES['default']['OPTIONS']['prepare_threshold']"
+    assert settings_of(env, expression).stdout.strip() == "2"
+    assert settings_of({**env, "EXCHANGE_DB_PREPARED": "0"}, expression).stdout.strip() == "None"
+
+
 def test_a_typo_in_a_boolean_stops_the_process() -> None:
     result = settings_of({"EXCHANGE_DEBUG": "ture"}, "settings.DEBUG")
     assert result.returncode != 0

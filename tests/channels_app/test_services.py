@@ -145,3 +145,24 @@ def test_a_plain_send_on_postgresql_checks_access_and_stores_in_one_statement(
     # Refusals still take the general path and say exactly why.
     with pytest.raises(Forbidden):
         message_send(actor=world.observer, channel_slug="ops", client_id=uuid.uuid4(), body="x")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's"
+)
+def test_the_send_statement_is_prepared_once_per_connection_not_planned_per_message(
+    world: World,
+) -> None:
+    """Planning the send statement cost PostgreSQL twice what running it did; the setting
+    that has psycopg prepare it (`prepare_threshold`) is one Django switches off unless
+    asked, so ask the server whether it really holds the prepared statement."""
+    for body in ("one", "two", "three"):
+        message_send(actor=world.member, channel_slug="ops", client_id=uuid.uuid4(), body=body)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%INSERT INTO " + connection.ops.quote_name(Message._meta.db_table) + "%"],
+        )
+        (prepared,) = cursor.fetchone()
+    assert prepared == 1
