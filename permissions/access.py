@@ -160,6 +160,38 @@ def channel_access_many(
     }
 
 
+@dataclass(frozen=True)
+class HeldRole:
+    """One role of SPEC §1 a user holds: platform-wide (`channel` None) or in a channel."""
+
+    role: str  # platform_admin, focal_point, moderator, participant or observer
+    channel: str | None = None
+
+
+def roles_held(user: User) -> list[HeldRole]:
+    """Every role of SPEC §1 `user` holds now, platform-wide first, then channel by channel.
+
+    "member" is implied by participant or observer and not listed on its own; a banned
+    user holds no admission role in that channel, and a user who is not in good standing
+    (inactive, lapsed) holds none anywhere, as the guards say.
+    """
+    held: list[HeldRole] = []
+    if user.is_staff:
+        held.append(HeldRole("platform_admin"))
+    if user.is_focal_point:
+        held.append(HeldRole("focal_point"))
+    channel_model = apps.get_model("channels_app", "Channel")
+    channels = list(channel_model.objects.order_by("slug"))
+    accesses = channel_access_many(user, channels)
+    for channel in channels:
+        access = accesses[channel.pk]
+        if access.is_moderator:
+            held.append(HeldRole("moderator", channel.slug))
+        if access.role is not None and not access.is_banned:
+            held.append(HeldRole(access.role, channel.slug))
+    return held
+
+
 def moderates_any_channel(user: User) -> bool:
     """Whether `user` holds `moderate_channel` on at least one channel (two-factor
     sign-in is required of moderators: permissions.two_factor)."""

@@ -9,6 +9,7 @@ from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field, StrictInt, StrictStr
 
 from exchange.errors import NotAuthenticated, TwoFactorRequired
+from permissions.access import roles_held
 from permissions.models import Institution, User
 from permissions.services import token_issue, token_revoke
 from permissions.two_factor import uses_two_factor, verified_device
@@ -31,6 +32,13 @@ class InstitutionOut(Schema):
     kind: str
 
 
+class RoleOut(Schema):
+    role: str = Field(
+        description="platform_admin, focal_point, moderator, participant or observer (SPEC §1)"
+    )
+    channel: str | None = Field(description="the channel's slug; null for a platform-wide role")
+
+
 class MeOut(Schema):
     username: str
     display_name: str
@@ -39,6 +47,7 @@ class MeOut(Schema):
     institution: InstitutionOut | None
     is_focal_point: bool
     is_platform_admin: bool
+    roles: list[RoleOut]
 
 
 class TokenIn(Schema):
@@ -74,7 +83,7 @@ def institution_schema(institution: Institution) -> InstitutionOut:
     )
 
 
-@router.get("/me", response=MeOut, summary="The signed-in user")
+@router.get("/me", response=MeOut, summary="The signed-in user, their institution and roles")
 def me(request: HttpRequest) -> MeOut:
     user = request_user(request)
     return MeOut(
@@ -85,6 +94,7 @@ def me(request: HttpRequest) -> MeOut:
         institution=institution_out(user),
         is_focal_point=user.is_focal_point,
         is_platform_admin=user.is_staff,
+        roles=[RoleOut(role=r.role, channel=r.channel) for r in roles_held(user)],
     )
 
 
