@@ -2,18 +2,35 @@
 
 markdown-it-py renders CommonMark with raw HTML switched off; nh3 (ammonia) then keeps
 only an allow-list of tags and attributes, only http(s) and mailto links, and gives
-every link `rel="noopener noreferrer nofollow"`. Images are not allowed at all: a
-remote image would tell a third party who read the message and when.
+every link `rel="noopener noreferrer nofollow"`. Images are never shown: a remote
+image would tell a third party who read the message and when. Markdown's image syntax
+becomes a plain link to the image, named by its alt text, which the reader may choose
+to follow.
 """
 
 from __future__ import annotations
 
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
+from markdown_it.renderer import RendererHTML
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
 
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
 _markdown.enable(["table", "strikethrough"])
-_markdown.disable(["image"])
+
+
+def _image_as_link(
+    renderer: RendererHTML, tokens: list[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    token = tokens[idx]
+    src = str(token.attrGet("src") or "")
+    alt = renderer.renderInlineAsText(token.children or [], options, env) or src
+    return f'<a href="{escapeHtml(src)}">{escapeHtml(alt)}</a>'
+
+
+_markdown.add_render_rule("image", _image_as_link)
 
 _TAGS = {
     "a", "p", "br", "hr", "strong", "em", "del", "s", "code", "pre", "blockquote",

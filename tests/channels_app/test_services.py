@@ -113,6 +113,20 @@ def test_hostile_markdown_is_rendered_inert(world: World) -> None:
 
 
 @pytest.mark.django_db
+def test_an_image_becomes_a_link_named_by_its_alt_text_never_an_image(world: World) -> None:
+    body = "see ![the *chart* <b>](https://example.org/c.png) and ![](https://example.org/d.png)"
+    html = factories.post(world.member, world.channel, body).html
+    assert_inert(html)
+    rel = 'rel="noopener noreferrer nofollow"'
+    assert html == (
+        f'<p>see <a href="https://example.org/c.png" {rel}>the chart &lt;b&gt;</a> and '
+        f'<a href="https://example.org/d.png" {rel}>https://example.org/d.png</a></p>\n'
+    )
+    hostile = factories.post(world.member, world.channel, "![x](data:image/png;base64,AAAA)")
+    assert hostile.html == f"<p><a {rel}>x</a></p>\n"
+
+
+@pytest.mark.django_db
 def test_a_deleted_message_keeps_its_place_but_not_its_text(world: World) -> None:
     message = factories.post(world.member, world.channel, "to go")
     deleted = message_delete(actor=world.member, message_id=message.pk)
