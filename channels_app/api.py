@@ -12,8 +12,10 @@ from pydantic import Field
 
 from channels_app import selectors, services
 from channels_app.key_services import current_epoch
-from channels_app.payloads import institution_ref, message_payload
-from channels_app.schemas import MessageDraft, MessageEdit
+from channels_app.models import Message
+from channels_app.payloads import evaluation_change_payload, institution_ref, message_payload
+from channels_app.schemas import MessageDraft, MessageEdit, evaluation_value
+from exchange.errors import Forbidden, NotFound
 from permissions.access import Need, access_channel
 from permissions.api import request_user
 
@@ -59,6 +61,18 @@ class AttachmentRef(Schema):
     epoch: int
 
 
+class EvaluationOut(Schema):
+    source_reliability: str = Field(description="A, B, C or X")
+    information_assessment: int = Field(description="1 to 4")
+
+
+class EvaluationChangeOut(Schema):
+    source_reliability: str | None = Field(description="null (with the other): withdrawn")
+    information_assessment: int | None
+    changed_by: AuthorOut
+    changed_at: str
+
+
 class MessageOut(Schema):
     id: int
     seq: int
@@ -72,6 +86,9 @@ class MessageOut(Schema):
     created_at: str
     edited_at: str | None
     deleted: bool
+    evaluation: EvaluationOut | None = Field(
+        description="The 4x4 evaluation (SPEC §2), or null: source reliability and assessment"
+    )
 
 
 class MemberOut(Schema):
@@ -153,18 +170,45 @@ def message_create(
         parent=payload.parent,
         attachments=payload.attachments,
         handling_code=payload.handling_code,
+        evaluation=evaluation_value(payload.evaluation),
     )
     return Status(201 if created else 200, dict(message_payload(message)))
 
 
-@router.patch("/messages/{message_id}", response=MessageOut, summary="Edit one's own message")
+@router.patch(
+    "/messages/{message_id}",
+    response=MessageOut,
+    summary="Edit one's own message: its body, its evaluation (null withdraws it), or both",
+)
 def message_update(
     request: HttpRequest, message_id: int, payload: MessageEdit
 ) -> dict[str, object]:
     message = services.message_edit(
-        actor=request_user(request), message_id=message_id, body=payload.body
+        actor=request_user(request),
+        message_id=message_id,
+        body=payload.body,
+        evaluation=payload.evaluation_change(),
     )
     return dict(message_payload(message))
+
+
+@router.get(
+    "/messages/{message_id}/evaluations",
+    response=list[EvaluationChangeOut],
+    summary="Every setting of a message's evaluation, oldest first",
+)
+def evaluation_list(request: HttpRequest, message_id: int) -> list[dict[str, object]]:
+    slug = Message.objects.filter(pk=message_id).values_list("channel__slug", flat=True).first()
+    if slug is None:
+        raise NotFound("No such message.")
+    try:
+        access = access_channel(request_user(request), slug, Need.READ)
+    except (Forbidden, NotFound):
+        raise NotFound("No such message.") from None  # existence is as secret as content
+    changes = selectors.evaluation_history(access, message_id)
+    if changes is None:
+        raise NotFound("No such message.")
+    return [dict(evaluation_change_payload(c)) for c in changes]
 
 
 @router.delete(

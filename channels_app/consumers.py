@@ -37,6 +37,7 @@ from channels_app.schemas import (
     SendFrame,
     SubscribeFrame,
     UnsubscribeFrame,
+    evaluation_value,
 )
 from exchange import ratelimit
 from exchange.errors import NotAuthenticated, RateLimited, ServiceError, Unavailable
@@ -302,6 +303,7 @@ class ChannelSocket(AsyncWebsocketConsumer):
             parent=frame.parent,
             attachments=frame.attachments,
             handling_code=frame.handling_code,
+            evaluation=evaluation_value(frame.evaluation),
         )
         return message_payload(message), created
 
@@ -312,7 +314,10 @@ class ChannelSocket(AsyncWebsocketConsumer):
     def _edit(self, frame: EditFrame) -> MessagePayload:
         return message_payload(
             services.message_edit(
-                actor=self._fresh_user(), message_id=frame.message, body=frame.body
+                actor=self._fresh_user(),
+                message_id=frame.message,
+                body=frame.body,
+                evaluation=frame.evaluation_change(),
             )
         )
 

@@ -29,6 +29,24 @@ class HandlingCode(models.TextChoices):
         return cls.values.index(code)
 
 
+class SourceReliability(models.TextChoices):
+    """The first half of the 4x4 evaluation law-enforcement exchanges grade with (SPEC §2)."""
+
+    A = "A", _("A — reliable")
+    B = "B", _("B — usually reliable")
+    C = "C", _("C — usually unreliable")
+    X = "X", _("X — cannot be judged")
+
+
+class InformationAssessment(models.IntegerChoices):
+    """The second half of the 4x4 evaluation: how far the information itself is known true."""
+
+    KNOWN_TRUE = 1, _("1 — known to be true")
+    KNOWN_TO_SOURCE = 2, _("2 — known to the source")
+    CORROBORATED = 3, _("3 — corroborated")
+    NOT_CORROBORATED = 4, _("4 — not corroborated")
+
+
 class HistoryVisibility(models.TextChoices):
     ALL = "all", _("All history")
     SINCE_JOIN = "since_join", _("Since the institution joined")
@@ -82,6 +100,14 @@ class Message(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     edited_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # The current 4x4 evaluation, both halves or neither; every change is an
+    # EvaluationChange row, so the history survives the current value.
+    source_reliability = models.CharField(
+        max_length=1, choices=SourceReliability.choices, blank=True
+    )
+    information_assessment = models.PositiveSmallIntegerField(
+        choices=InformationAssessment.choices, null=True, blank=True
+    )
 
     class Meta:
         ordering = ["id"]
@@ -90,10 +116,47 @@ class Message(models.Model):
             models.UniqueConstraint(
                 fields=["author", "client_id"], name="message_client_id_unique"
             ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(source_reliability="", information_assessment__isnull=True)
+                    | (
+                        models.Q(source_reliability__in=SourceReliability.values)
+                        & models.Q(information_assessment__in=InformationAssessment.values)
+                    )
+                ),
+                name="message_evaluation_whole",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.channel_id}#{self.seq}"
+
+
+class EvaluationChange(models.Model):
+    """One setting of a message's evaluation by its author: SPEC §2's "with history".
+
+    Both halves empty records that the evaluation was withdrawn. Documents (the
+    lessons-learned library) will carry evaluations with the same history.
+    """
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="evaluations")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    source_reliability = models.CharField(
+        max_length=1, choices=SourceReliability.choices, blank=True
+    )
+    information_assessment = models.PositiveSmallIntegerField(
+        choices=InformationAssessment.choices, null=True, blank=True
+    )
+    changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        value = f"{self.source_reliability}{self.information_assessment or ''}" or "-"
+        return f"{self.message_id}: {value}"
 
 
 class IdentityKey(models.Model):

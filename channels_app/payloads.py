@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TypedDict
 
-from channels_app.models import Message
-from permissions.models import Institution
+from channels_app.evaluation import evaluation_now
+from channels_app.models import EvaluationChange, Message
+from permissions.models import Institution, User
 
 
 class InstitutionPayload(TypedDict):
@@ -27,6 +28,11 @@ class AttachmentPayload(TypedDict):
     epoch: int
 
 
+class EvaluationPayload(TypedDict):
+    source_reliability: str
+    information_assessment: int
+
+
 class MessagePayload(TypedDict):
     id: int
     seq: int
@@ -40,6 +46,14 @@ class MessagePayload(TypedDict):
     created_at: str
     edited_at: str | None
     deleted: bool
+    evaluation: EvaluationPayload | None
+
+
+class EvaluationChangePayload(TypedDict):
+    source_reliability: str | None
+    information_assessment: int | None
+    changed_by: AuthorPayload
+    changed_at: str
 
 
 def institution_ref(institution: Institution | None) -> InstitutionPayload | None:
@@ -53,23 +67,46 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
+def author_ref(user: User) -> AuthorPayload:
+    """How a person appears beside what they wrote or changed."""
+    return {
+        "username": user.username,
+        "display_name": user.shown_name,
+        "institution": institution_ref(user.institution),
+    }
+
+
+def evaluation_payload(message: Message) -> EvaluationPayload | None:
+    value = None if message.deleted_at else evaluation_now(message)
+    if value is None:
+        return None
+    return {
+        "source_reliability": value.source_reliability,
+        "information_assessment": value.information_assessment,
+    }
+
+
+def evaluation_change_payload(change: EvaluationChange) -> EvaluationChangePayload:
+    """One entry of a message's evaluation history; both halves null: withdrawn."""
+    return {
+        "source_reliability": change.source_reliability or None,
+        "information_assessment": change.information_assessment,
+        "changed_by": author_ref(change.changed_by),
+        "changed_at": _iso(change.changed_at) or "",
+    }
+
+
 def message_payload(message: Message, *, channel_slug: str | None = None) -> MessagePayload:
     """Serialise one message. Expects author, author.institution and channel loaded.
 
     A deleted message is a tombstone: its id, seq and place in a thread stay, its body
     and rendering are gone.
     """
-    author = message.author
-    institution = author.institution
     return {
         "id": message.pk,
         "seq": message.seq,
         "channel": channel_slug or message.channel.slug,
-        "author": {
-            "username": author.username,
-            "display_name": author.shown_name,
-            "institution": institution_ref(institution),
-        },
+        "author": author_ref(message.author),
         "body": "" if message.deleted_at else message.body,
         "html": "" if message.deleted_at else message.html,
         "parent": message.parent_id,
@@ -81,4 +118,5 @@ def message_payload(message: Message, *, channel_slug: str | None = None) -> Mes
         "created_at": _iso(message.created_at) or "",
         "edited_at": _iso(message.edited_at),
         "deleted": message.deleted_at is not None,
+        "evaluation": evaluation_payload(message),
     }

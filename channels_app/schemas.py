@@ -14,12 +14,28 @@ from uuid import UUID
 from ninja import Schema
 from pydantic import BeforeValidator, ConfigDict, Field, StrictInt, StrictStr
 
+from channels_app.evaluation import KEEP, Evaluation, Keep
+
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 MAX_BODY = 10_000
 
 
 class Strict(Schema):
     model_config = ConfigDict(extra="forbid")
+
+
+class EvaluationIn(Strict):
+    """The 4x4 evaluation of SPEC §2 (channels_app.evaluation): both halves or none."""
+
+    source_reliability: Literal["A", "B", "C", "X"]
+    information_assessment: StrictInt = Field(ge=1, le=4)
+
+    def value(self) -> Evaluation:
+        return Evaluation(self.source_reliability, self.information_assessment)
+
+
+def evaluation_value(evaluation: EvaluationIn | None) -> Evaluation | None:
+    return None if evaluation is None else evaluation.value()
 
 
 class MessageDraft(Strict):
@@ -30,10 +46,24 @@ class MessageDraft(Strict):
     parent: StrictInt | None = Field(default=None, ge=1)
     attachments: list[StrictInt] = Field(default_factory=list, max_length=20)
     handling_code: StrictStr | None = None
+    evaluation: EvaluationIn | None = None
 
 
-class MessageEdit(Strict):
-    body: StrictStr = Field(max_length=MAX_BODY)
+class Revision(Strict):
+    """What an edit changes: the body, the evaluation (null withdraws it), or both."""
+
+    body: StrictStr | None = Field(default=None, max_length=MAX_BODY)
+    evaluation: EvaluationIn | None = None
+
+    def evaluation_change(self) -> Evaluation | Keep | None:
+        """The new evaluation, or KEEP when the client did not name the field at all."""
+        if "evaluation" not in self.model_fields_set:
+            return KEEP
+        return evaluation_value(self.evaluation)
+
+
+class MessageEdit(Revision):
+    pass
 
 
 class SubscribeFrame(Strict):
@@ -63,9 +93,8 @@ class MessageFrame(Strict):
     ref: StrictStr | None = Field(default=None, max_length=64)
 
 
-class EditFrame(MessageFrame):
+class EditFrame(MessageFrame, Revision):
     type: Literal["message.edit"]
-    body: StrictStr = Field(max_length=MAX_BODY)
 
 
 class DeleteFrame(MessageFrame):

@@ -11,7 +11,14 @@ from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet
 
-from channels_app.models import Attachment, Channel, HistoryVisibility, IdentityKey, Message
+from channels_app.models import (
+    Attachment,
+    Channel,
+    EvaluationChange,
+    HistoryVisibility,
+    IdentityKey,
+    Message,
+)
 from permissions.access import ChannelAccess, channel_access_many
 from permissions.models import Admission, Ban, ChannelUserObjectPermission, Institution, User
 
@@ -84,6 +91,19 @@ def message_list(
     if after is not None:
         return list(messages.filter(id__gt=after).order_by("id")[:limit])
     return list(reversed(messages.order_by("-id")[:limit]))
+
+
+def evaluation_history(access: ChannelAccess, message_id: int) -> list[EvaluationChange] | None:
+    """Every setting of a message's evaluation, oldest first; None when the reader may not
+    see the message (another channel, or before their institution joined a since_join
+    channel)."""
+    if not _messages_for(access).filter(pk=message_id).exists():
+        return None
+    return list(
+        EvaluationChange.objects.filter(message_id=message_id)
+        .select_related("changed_by", "changed_by__institution")
+        .order_by("id")
+    )
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,17 @@ from django.utils import timezone
 
 from audit.chain import record
 from channels_app.attachment_services import attachments_for_message
+from channels_app.evaluation import (
+    KEEP,
+    Evaluation,
+    Keep,
+    clean_evaluation,
+    evaluation_now,
+    stored,
+)
 from channels_app.events import message_event_on_commit
 from channels_app.markdown import render_markdown
-from channels_app.models import Attachment, Channel, HandlingCode, Message
+from channels_app.models import Attachment, Channel, EvaluationChange, HandlingCode, Message
 from channels_app.schemas import MAX_BODY
 from channels_app.selectors import with_related
 from exchange.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -84,6 +92,7 @@ def message_send(
     parent: int | None = None,
     attachments: list[int] | None = None,
     handling_code: str | None = None,
+    evaluation: Evaluation | None = None,
 ) -> tuple[Message, bool]:
     """Store a message and broadcast it after commit; returns (message, created).
 
@@ -93,13 +102,15 @@ def message_send(
     while the message takes the next `seq`, so seq numbers have no gaps and follow commit
     order even with concurrent senders.
     """
-    if connection.vendor == "postgresql" and not attachments and parent is None:
+    plain = not attachments and parent is None and evaluation is None
+    if connection.vendor == "postgresql" and plain:
         sent = _send_checked_in_one_statement(actor, channel_slug, client_id, body, handling_code)
         if sent is not None:
             return sent
     channel = access_channel(actor, channel_slug, Need.POST).channel
     body = _clean_body(body, allow_empty=bool(attachments))
     code = _clean_handling_code(channel, handling_code)
+    evaluation = clean_evaluation(evaluation)
     if channel.archived:
         raise Conflict("This channel is archived and accepts no new messages.")
     root = _thread_root(channel, parent)
@@ -114,7 +125,12 @@ def message_send(
                 body=body,
                 html=render_markdown(body),
                 handling_code=code,
+                **stored(evaluation),
             )
+            if evaluation is not None:
+                EvaluationChange.objects.create(
+                    message=message, changed_by=actor, **stored(evaluation)
+                )
             if attachments:
                 carried = attachments_for_message(
                     actor=actor, channel_id=channel.pk, ids=attachments
@@ -173,8 +189,9 @@ def _send_checked_in_one_statement(
             RETURNING id, last_seq
         )
         INSERT INTO {messages} (channel_id, seq, author_id, client_id, parent_id, body, html,
-                                handling_code, created_at)
-        SELECT next.id, next.last_seq, %s, %s, NULL, %s, %s, %s, %s FROM next
+                                handling_code, created_at, source_reliability,
+                                information_assessment)
+        SELECT next.id, next.last_seq, %s, %s, NULL, %s, %s, %s, %s, '', NULL FROM next
         RETURNING id, seq, channel_id
     """  # noqa: S608  (names from model metadata and HandlingCode; values are parameters)
     params: list[Any] = [
@@ -240,18 +257,38 @@ def _access_message(actor: User, message_id: int, need: Need) -> tuple[Message, 
     return message, require(access, need)
 
 
-def message_edit(*, actor: User, message_id: int, body: str) -> Message:
-    """The author edits their own message while they may still post in its channel."""
+def message_edit(
+    *,
+    actor: User,
+    message_id: int,
+    body: str | None = None,
+    evaluation: Evaluation | Keep | None = KEEP,
+) -> Message:
+    """The author edits their own message while they may still post in its channel: its
+    body, its evaluation (None withdraws it; every change is kept), or both at once."""
+    if body is None and evaluation is KEEP:
+        raise BadRequest("Send a new body, a new evaluation, or both.", field="body")
     message, _ = _access_message(actor, message_id, Need.POST)
     if message.author_id != actor.pk:
         raise Forbidden("Only the author may edit a message.")
     if message.deleted_at is not None:
         raise Conflict("A deleted message cannot be edited.")
-    body = _clean_body(body, allow_empty=False)
+    changes: dict[str, Any] = {}
+    if body is not None:
+        body = _clean_body(body, allow_empty=False)
+        changes.update(body=body, html=render_markdown(body), edited_at=timezone.now())
+    if evaluation is not KEEP:
+        evaluation = clean_evaluation(evaluation)
+        if stored(evaluation) != stored(evaluation_now(message)):
+            changes.update(stored(evaluation))
+        else:
+            evaluation = KEEP  # the same pair again is no change to record
+    if not changes:
+        return _load(message.pk)
     with transaction.atomic():
-        Message.objects.filter(pk=message.pk).update(
-            body=body, html=render_markdown(body), edited_at=timezone.now()
-        )
+        Message.objects.filter(pk=message.pk).update(**changes)
+        if evaluation is not KEEP:
+            EvaluationChange.objects.create(message=message, changed_by=actor, **stored(evaluation))
         message = _load(message.pk)
         message_event_on_commit("message.updated", message)
     return message

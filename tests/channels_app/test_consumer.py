@@ -43,10 +43,11 @@ T = TypeVar("T")
 Frame = dict[str, Any]
 Headers = list[tuple[bytes, bytes]]
 
-# SPEC §4's message object, plus `deleted` (docs/architecture.md: the tombstone flag).
+# SPEC §4's message object, plus `deleted` (docs/architecture.md: the tombstone flag) and
+# `evaluation` (SPEC §2's 4x4 evaluation, null when none).
 MESSAGE_KEYS = {
     "id", "seq", "channel", "author", "body", "html", "parent", "attachments",
-    "handling_code", "created_at", "edited_at", "deleted",
+    "handling_code", "created_at", "edited_at", "deleted", "evaluation",
 }  # fmt: skip
 AUTHOR_KEYS = {"username", "display_name", "institution"}
 INSTITUTION_KEYS = {"slug", "name", "country"}

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.management.base import CommandError
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from channels_app.evaluation import Evaluation
 from channels_app.services import message_send
 from permissions.management.commands._base import ExchangeCommand
 from permissions.models import User
@@ -43,19 +44,27 @@ ADMISSIONS = [
     ("medical-waste", "policia-es", "participant"),
     ("corruption", "parquet-fr", "participant"),
 ]
-MESSAGES = [
+# (channel, author, body, 4x4 evaluation or None)
+MESSAGES: list[tuple[str, str, str, Evaluation | None]] = [
     (
         "cybercrime",
         "ana",
         "Welcome to the **cybercrime** channel. Share what worked, and what did not.",
+        None,
     ),
     (
         "cybercrime",
         "joao",
         "We saw a wave of *phishing* against pension funds in March; notes follow.",
+        Evaluation("B", 2),
     ),
-    ("medical-waste", "joao", "Lessons from seizures of PPE waste at the port of Santos."),
-    ("penitentiary", "diego", "How did your prisons handle visits during the lockdown?"),
+    (
+        "medical-waste",
+        "joao",
+        "Lessons from seizures of PPE waste at the port of Santos.",
+        None,
+    ),
+    ("penitentiary", "diego", "How did your prisons handle visits during the lockdown?", None),
 ]
 # The demo's authenticator key (hex, 20 bytes), shared by every demo user who needs one.
 DEMO_TOTP_KEY = b"exchange-demo-totp!!".hex()
@@ -100,12 +109,13 @@ class Command(ExchangeCommand):
                 role=role,
             )
         moderator_appoint(actor=None, channel=self.channel("cybercrime"), user=users["ana"])
-        for index, (channel_slug, username, body) in enumerate(MESSAGES):
+        for index, (channel_slug, username, body, evaluation) in enumerate(MESSAGES):
             message_send(
                 actor=users[username],
                 channel_slug=channel_slug,
                 client_id=uuid.uuid5(NAMESPACE, str(index)),
                 body=body,
+                evaluation=evaluation,
             )
         with_code = [
             user.username
