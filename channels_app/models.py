@@ -47,6 +47,24 @@ class InformationAssessment(models.IntegerChoices):
     NOT_CORROBORATED = 4, _("4 — not corroborated")
 
 
+class EvaluationFields(models.Model):
+    """A 4x4 evaluation as stored: both halves, or an empty string and NULL for none.
+
+    Shared by what carries an evaluation (messages; documents later) and by its history
+    (EvaluationChange); channels_app.evaluation turns the pair into a value and back.
+    """
+
+    source_reliability = models.CharField(
+        max_length=1, choices=SourceReliability.choices, blank=True
+    )
+    information_assessment = models.PositiveSmallIntegerField(
+        choices=InformationAssessment.choices, null=True, blank=True
+    )
+
+    class Meta:
+        abstract = True
+
+
 class HistoryVisibility(models.TextChoices):
     ALL = "all", _("All history")
     SINCE_JOIN = "since_join", _("Since the institution joined")
@@ -81,7 +99,7 @@ class Channel(models.Model):
         return self.slug
 
 
-class Message(models.Model):
+class Message(EvaluationFields):
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="messages")
     seq = models.PositiveBigIntegerField()
     author = models.ForeignKey(
@@ -100,14 +118,7 @@ class Message(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     edited_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
-    # The current 4x4 evaluation, both halves or neither; every change is an
-    # EvaluationChange row, so the history survives the current value.
-    source_reliability = models.CharField(
-        max_length=1, choices=SourceReliability.choices, blank=True
-    )
-    information_assessment = models.PositiveSmallIntegerField(
-        choices=InformationAssessment.choices, null=True, blank=True
-    )
+    # EvaluationFields: the current evaluation; every change is an EvaluationChange row.
 
     class Meta:
         ordering = ["id"]
@@ -132,7 +143,7 @@ class Message(models.Model):
         return f"{self.channel_id}#{self.seq}"
 
 
-class EvaluationChange(models.Model):
+class EvaluationChange(EvaluationFields):
     """One setting of a message's evaluation by its author: SPEC §2's "with history".
 
     Both halves empty records that the evaluation was withdrawn. Documents (the
@@ -142,12 +153,6 @@ class EvaluationChange(models.Model):
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="evaluations")
     changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    source_reliability = models.CharField(
-        max_length=1, choices=SourceReliability.choices, blank=True
-    )
-    information_assessment = models.PositiveSmallIntegerField(
-        choices=InformationAssessment.choices, null=True, blank=True
     )
     changed_at = models.DateTimeField(auto_now_add=True)
 
