@@ -61,9 +61,92 @@ def e2ee_text() -> dict[str, object]:
 
 
 def moderation_text() -> dict[str, str]:
-    """What static/js/moderation-actions.js says on the channel page (report, delete)."""
+    """What static/js/message-actions.js says on the channel page (report, delete)."""
     return {
         "confirmDelete": gettext("Delete this message for everyone? This cannot be undone."),
         "reported": gettext("Thank you: the channel's moderators will look at this message."),
+        "failed": gettext("That did not work: {message}"),
+    }
+
+
+def evaluation_text() -> dict[str, object]:
+    """The 4x4 evaluation (SPEC §2) as the channel page shows it: each grade's short label
+    (what a select shows) and its meaning (Europol's wording, for `title` and screen
+    readers), and what static/js/evaluation.js says. The template renders its selects from
+    the same lists, so a grade is named in one place."""
+    return {
+        "reliability": [
+            {
+                "value": "A",
+                "label": gettext("A — reliable"),
+                "meaning": gettext(
+                    "No doubt about the source's authenticity, trustworthiness and "
+                    "competence; or the source has proved reliable in all instances"
+                ),
+            },
+            {
+                "value": "B",
+                "label": gettext("B — usually reliable"),
+                "meaning": gettext(
+                    "Source from whom information received has in most instances proved to "
+                    "be reliable"
+                ),
+            },
+            {
+                "value": "C",
+                "label": gettext("C — usually unreliable"),
+                "meaning": gettext(
+                    "Source from whom information received has in most instances proved to "
+                    "be unreliable"
+                ),
+            },
+            {
+                "value": "X",
+                "label": gettext("X — cannot be judged"),
+                "meaning": gettext("The reliability of the source cannot be assessed"),
+            },
+        ],
+        "assessment": [
+            {
+                "value": "1",
+                "label": gettext("1 — known to be true"),
+                "meaning": gettext("Information whose accuracy is not in doubt"),
+            },
+            {
+                "value": "2",
+                "label": gettext("2 — known to the source"),
+                "meaning": gettext(
+                    "Information known personally to the source but not known personally to "
+                    "the official who is passing it on"
+                ),
+            },
+            {
+                "value": "3",
+                "label": gettext("3 — corroborated"),
+                "meaning": gettext(
+                    "Information not known personally to the source, but corroborated by "
+                    "other information already recorded"
+                ),
+            },
+            {
+                "value": "4",
+                "label": gettext("4 — not corroborated"),
+                "meaning": gettext(
+                    "Information not known personally to the source and cannot be corroborated"
+                ),
+            },
+        ],
+        # `{code}` is the grade as shown ("B2"), the others are the meanings above.
+        "described": gettext(
+            "Evaluation {code}. Source reliability {reliability}: {reliabilityMeaning}. "
+            "Information assessment {assessment}: {assessmentMeaning}."
+        ),
+        "halfFilled": gettext(
+            "Choose both a source reliability and an information assessment, or neither: "
+            "an evaluation needs both."
+        ),
+        "cleared": gettext("Evaluation removed"),
+        "unknown": gettext("not given"),
+        "noHistory": gettext("This message has never been evaluated."),
         "failed": gettext("That did not work: {message}"),
     }

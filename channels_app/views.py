@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from channels_app import moderation_selectors, selectors
 from channels_app.attachment_services import max_upload_bytes
 from channels_app.moderation_forms import AskToJoinForm, first_error
-from channels_app.page_text import e2ee_text, moderation_text
+from channels_app.page_text import e2ee_text, evaluation_text, moderation_text
 from exchange.errors import Forbidden, NotAuthenticated, NotFound, ServiceError
 from permissions import access_requests
 from permissions.access import Need, access_channel
@@ -105,6 +105,7 @@ def channel_page(request: HttpRequest, slug: str) -> HttpResponse:
             "access": access,
             "e2ee_text": e2ee_text(),
             "moderation_text": moderation_text(),
+            "evaluation_text": evaluation_text(),
             "page_config": {
                 "channel": access.channel.slug,
                 "canPost": access.can_post and not access.channel.archived,

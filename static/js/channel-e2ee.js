@@ -150,13 +150,15 @@ export function setUpChannelEncryption({ config, notes }) {
 
   // Encrypt and upload the chosen file, then send the message carrying it through
   // `send(body, parent, [id])`. On failure the body goes back into an empty composer.
+  // Resolves to whether the message went out.
   async function sendWithFile(body, parent, send) {
     const file = input.files[0];
     const textarea = composer.querySelector("textarea");
     // The age file is a little larger than the plaintext: 16 bytes a 64 KiB chunk, and a header.
     if (file.size + Math.ceil(file.size / 65536) * 16 + 1024 > config.maxUpload) {
       if (!textarea.value) textarea.value = body;
-      return note(format(text.tooLarge, { size: formatSize(config.maxUpload) }));
+      note(format(text.tooLarge, { size: formatSize(config.maxUpload) }));
+      return false;
     }
     uploading = true;
     updateComposer();
@@ -174,10 +176,12 @@ export function setUpChannelEncryption({ config, notes }) {
       });
       send(body, parent, [uploaded.id]);
       input.value = "";
+      return true;
     } catch (error) {
       logProblem("upload", error);
       if (!textarea.value) textarea.value = body;
       note(error instanceof MissingKeyError ? text.noKeyToSend : format(text.uploadFailed, { message: error.message }));
+      return false;
     } finally {
       uploading = false;
       progress.hidden = true;

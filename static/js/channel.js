@@ -1,6 +1,7 @@
 // Page wiring for one channel: render messages and threads, the composer, the status.
 // Every text the user reads comes from the template (translated there), never from here.
 import { setUpChannelEncryption } from "./channel-e2ee.js";
+import { endEvaluation, setUpComposerEvaluation, setUpEvaluation, showEvaluation } from "./evaluation.js";
 import { setUpMessageActions, showActions } from "./message-actions.js";
 import { ChannelConnection } from "./socket.js";
 
@@ -65,6 +66,7 @@ function fill(element, message) {
   element.classList.toggle("deleted", message.deleted);
   element.querySelector(".reply").hidden = !canReplyTo(message);
   showActions(element, message, { config, ended });
+  showEvaluation(element, message, { config, ended });
   e2ee.showAttachments(element, message);
 }
 
@@ -115,6 +117,7 @@ function showError(frame, refused) {
   // A refused message goes back into an empty composer rather than being lost.
   if (refused && textarea && !textarea.value) {
     textarea.value = refused.body;
+    composerEvaluation.restore(refused.evaluation);
     if (refused.parent && item(refused.parent)) startReply(item(refused.parent));
   }
   const note = document.createElement("p");
@@ -134,6 +137,7 @@ function end(reason) {
   cancelReply();
   for (const button of list.querySelectorAll("button.reply, button.report, button.delete")) button.hidden = true;
   for (const form of list.querySelectorAll(".report-form")) form.remove();
+  endEvaluation(list);
   if (composer) for (const control of composer.elements) control.disabled = true;
 }
 
@@ -145,6 +149,8 @@ function handleRole(frame) {
 
 const e2ee = setUpChannelEncryption({ config, notes });
 setUpMessageActions({ list, notes });
+setUpEvaluation({ list });
+const composerEvaluation = setUpComposerEvaluation(composer);
 const connection = new ChannelConnection({
   channel: config.channel,
   onMessage: render,
@@ -179,14 +185,17 @@ if (composer) {
   composer.addEventListener("submit", (event) => {
     event.preventDefault();
     const body = textarea.value.trim();
-    if (ended) return;
-    if (e2ee.hasFile()) {
+    const withFile = e2ee.hasFile();
+    if (ended || !(withFile || body)) return;
+    // Half an evaluation is no evaluation: say so beside the selects and send nothing.
+    const { evaluation, half } = composerEvaluation.take();
+    if (half) return;
+    if (withFile) {
       // Encrypted and uploaded first; the message goes out once the file is stored.
-      e2ee.sendWithFile(body, replyTo, (...args) => connection.send(...args));
-    } else if (body) {
-      connection.send(body, replyTo);
+      const send = (text, parent, attachments) => connection.send(text, parent, attachments, evaluation);
+      e2ee.sendWithFile(body, replyTo, send).then((sent) => sent || composerEvaluation.restore(evaluation));
     } else {
-      return;
+      connection.send(body, replyTo, [], evaluation);
     }
     textarea.value = "";
     cancelReply();

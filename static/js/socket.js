@@ -59,10 +59,11 @@ export class ChannelConnection {
     ws.addEventListener("close", (event) => this.#lost(ws, event, opened));
   }
 
-  send(body, parent = null, attachments = []) {
+  send(body, parent = null, attachments = [], evaluation = null) {
     const frame = { type: "message.send", channel: this.channel, client_id: crypto.randomUUID(), body };
     if (parent) frame.parent = parent;
     if (attachments.length) frame.attachments = attachments;
+    if (evaluation) frame.evaluation = evaluation;
     this.outbox.set(frame.client_id, frame);
     this.onOutbox(this.outbox.size);
     if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(frame));

@@ -246,6 +246,68 @@ def test_the_channel_page_escapes_what_people_wrote(world: World) -> None:
     assert "&lt;script&gt;alert(1)" in html
 
 
+def json_block(html: str, name: str) -> dict[str, object]:
+    match = re.search(rf'<script id="{name}" type="application/json">(.*?)</script>', html)
+    assert match, f"the page carries {name} as a JSON data block"
+    block: dict[str, object] = json.loads(match.group(1))
+    return block
+
+
+def select_options(html: str, name: str) -> list[tuple[str, str, str]]:
+    """(value, title, label) of the first <select name=...> in `html`."""
+    match = re.search(rf'<select name="{name}">(.*?)</select>', html, re.S)
+    assert match, f"a select named {name}"
+    return [
+        (value, title, label)
+        for value, title, label in re.findall(
+            r'<option value="([^"]*)"(?: title="([^"]*)")?>([^<]*)</option>', match.group(1)
+        )
+    ]
+
+
+def test_the_composer_offers_an_optional_evaluation_with_each_grade_explained(
+    world: World,
+) -> None:
+    html = signed_in(world.member).get("/c/ops/").content.decode()
+    start = html.index('<form id="composer"')
+    composer = html[start : html.index("</form>", start)]
+    assert "Evaluation (optional)" in composer
+    reliability = select_options(composer, "source_reliability")
+    assert [(value, label) for value, _, label in reliability] == [
+        ("", "None"),
+        ("A", "A — reliable"),
+        ("B", "B — usually reliable"),
+        ("C", "C — usually unreliable"),
+        ("X", "X — cannot be judged"),
+    ]
+    assert reliability[2][1] == (
+        "Source from whom information received has in most instances proved to be reliable"
+    )
+    assessment = select_options(composer, "information_assessment")
+    assert [(value, label) for value, _, label in assessment] == [
+        ("", "None"),
+        ("1", "1 — known to be true"),
+        ("2", "2 — known to the source"),
+        ("3", "3 — corroborated"),
+        ("4", "4 — not corroborated"),
+    ]
+    assert assessment[3][1] == (
+        "Information not known personally to the source, but corroborated by other "
+        "information already recorded"
+    )
+
+
+def test_the_channel_page_gives_its_module_the_evaluation_texts(world: World) -> None:
+    html = signed_in(world.observer).get("/c/ops/").content.decode()
+    assert 'id="composer"' not in html  # an observer evaluates nothing, but reads the badges
+    text = json_block(html, "evaluation-text")
+    assert [grade["value"] for grade in text["reliability"]] == ["A", "B", "C", "X"]  # type: ignore[index]
+    assert [grade["value"] for grade in text["assessment"]] == ["1", "2", "3", "4"]  # type: ignore[index]
+    assert "{code}" in str(text["described"])
+    assert "both" in str(text["halfFilled"])
+    assert 'id="evaluation-history-template"' in html
+
+
 # --- ready for a Content-Security-Policy without 'unsafe-inline' -------------------------
 
 
