@@ -3,7 +3,9 @@ from a json_script block, so every word the user reads goes through gettext."""
 
 from __future__ import annotations
 
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
+
+from channels_app.models import InformationAssessment, SourceReliability
 
 
 def e2ee_text() -> dict[str, object]:
@@ -69,72 +71,57 @@ def moderation_text() -> dict[str, str]:
     }
 
 
+# What each grade of the 4x4 evaluation means, in Europol's wording; the short labels
+# ("B — usually reliable") are the models' choices.
+RELIABILITY_MEANINGS = {
+    SourceReliability.A: gettext_lazy(
+        "No doubt about the source's authenticity, trustworthiness and competence; or the "
+        "source has proved reliable in all instances"
+    ),
+    SourceReliability.B: gettext_lazy(
+        "Source from whom information received has in most instances proved to be reliable"
+    ),
+    SourceReliability.C: gettext_lazy(
+        "Source from whom information received has in most instances proved to be unreliable"
+    ),
+    SourceReliability.X: gettext_lazy("The reliability of the source cannot be assessed"),
+}
+ASSESSMENT_MEANINGS = {
+    InformationAssessment.KNOWN_TRUE: gettext_lazy("Information whose accuracy is not in doubt"),
+    InformationAssessment.KNOWN_TO_SOURCE: gettext_lazy(
+        "Information known personally to the source but not known personally to the "
+        "official who is passing it on"
+    ),
+    InformationAssessment.CORROBORATED: gettext_lazy(
+        "Information not known personally to the source, but corroborated by other "
+        "information already recorded"
+    ),
+    InformationAssessment.NOT_CORROBORATED: gettext_lazy(
+        "Information not known personally to the source and cannot be corroborated"
+    ),
+}
+
+
 def evaluation_text() -> dict[str, object]:
     """The 4x4 evaluation (SPEC §2) as the channel page shows it: each grade's short label
-    (what a select shows) and its meaning (Europol's wording, for `title` and screen
-    readers), and what static/js/evaluation.js says. The template renders its selects from
-    the same lists, so a grade is named in one place."""
+    (what a select shows) and its meaning (for `title` and screen readers), and what
+    static/js/evaluation.js says. The template renders its selects from the same lists."""
     return {
         "reliability": [
             {
-                "value": "A",
-                "label": gettext("A — reliable"),
-                "meaning": gettext(
-                    "No doubt about the source's authenticity, trustworthiness and "
-                    "competence; or the source has proved reliable in all instances"
-                ),
-            },
-            {
-                "value": "B",
-                "label": gettext("B — usually reliable"),
-                "meaning": gettext(
-                    "Source from whom information received has in most instances proved to "
-                    "be reliable"
-                ),
-            },
-            {
-                "value": "C",
-                "label": gettext("C — usually unreliable"),
-                "meaning": gettext(
-                    "Source from whom information received has in most instances proved to "
-                    "be unreliable"
-                ),
-            },
-            {
-                "value": "X",
-                "label": gettext("X — cannot be judged"),
-                "meaning": gettext("The reliability of the source cannot be assessed"),
-            },
+                "value": grade.value,
+                "label": str(grade.label),
+                "meaning": str(RELIABILITY_MEANINGS[grade]),
+            }
+            for grade in SourceReliability
         ],
         "assessment": [
             {
-                "value": "1",
-                "label": gettext("1 — known to be true"),
-                "meaning": gettext("Information whose accuracy is not in doubt"),
-            },
-            {
-                "value": "2",
-                "label": gettext("2 — known to the source"),
-                "meaning": gettext(
-                    "Information known personally to the source but not known personally to "
-                    "the official who is passing it on"
-                ),
-            },
-            {
-                "value": "3",
-                "label": gettext("3 — corroborated"),
-                "meaning": gettext(
-                    "Information not known personally to the source, but corroborated by "
-                    "other information already recorded"
-                ),
-            },
-            {
-                "value": "4",
-                "label": gettext("4 — not corroborated"),
-                "meaning": gettext(
-                    "Information not known personally to the source and cannot be corroborated"
-                ),
-            },
+                "value": str(grade.value),
+                "label": str(grade.label),
+                "meaning": str(ASSESSMENT_MEANINGS[grade]),
+            }
+            for grade in InformationAssessment
         ],
         # `{code}` is the grade as shown ("B2"), the others are the meanings above.
         "described": gettext(
