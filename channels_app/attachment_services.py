@@ -19,7 +19,7 @@ from django.db import transaction
 
 from audit.chain import record
 from channels_app.ciphertext import clean_age_file
-from channels_app.models import Attachment, Epoch
+from channels_app.models import Attachment, DocumentVersion, Epoch
 from exchange.errors import BadRequest, Conflict, NotFound, TooLarge
 from permissions.access import Need, access_channel, channel_access
 from permissions.models import User
@@ -106,7 +106,8 @@ def attachment_open(*, actor: User, attachment: Attachment) -> IO[bytes]:
 
 def attachments_for_message(*, actor: User, channel_id: int, ids: list[int]) -> list[Attachment]:
     """The attachments a new message may carry: the author's own uploads to this channel
-    that no message carries yet."""
+    that no message and no document version carries yet. Locks them until the caller's
+    transaction ends."""
     if len(set(ids)) != len(ids):
         raise BadRequest("An attachment appears twice.", field="attachments")
     found = list(
@@ -114,6 +115,30 @@ def attachments_for_message(*, actor: User, channel_id: int, ids: list[int]) -> 
             pk__in=ids, channel_id=channel_id, uploader=actor, message__isnull=True
         )
     )
-    if len(found) != len(ids):
+    if len(found) != len(ids) or carried_by_a_version(found):
         raise BadRequest("Unknown attachment.", field="attachments")
+    return found
+
+
+def carried_by_a_version(attachments: list[Attachment]) -> bool:
+    """Whether a document version carries one of these attachments. Asked after their rows
+    are locked: a version added meanwhile has committed by then, and this later statement
+    sees it (no column of the attachment row itself records a version)."""
+    return DocumentVersion.objects.filter(attachment__in=attachments).exists()
+
+
+def attachment_for_version(*, actor: User, channel_id: int, attachment_id: int) -> Attachment:
+    """The attachment a new document version may carry: the actor's own upload to the
+    document's channel that no message and no other version carries. Locks it until the
+    caller's transaction ends."""
+    found = (
+        Attachment.objects.select_for_update()
+        .filter(pk=attachment_id, channel_id=channel_id, uploader=actor, message__isnull=True)
+        .first()
+    )
+    if found is None or carried_by_a_version([found]):
+        raise BadRequest(
+            "Unknown attachment: upload one of your own to this channel first.",
+            field="attachment",
+        )
     return found

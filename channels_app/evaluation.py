@@ -3,7 +3,7 @@
 An evaluation is a pair: the reliability of the source (A, B, C or X) and the
 assessment of the information itself (1 to 4). A message carries one or none; its
 author may change or withdraw it, and every setting is kept (EvaluationChange), so a
-reader can see that "B2" used to be "C3". Documents will carry the same pair.
+reader can see that "B2" used to be "C3". Documents carry the same pair.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any, Final
 
-from channels_app.models import InformationAssessment, Message, SourceReliability
+from channels_app.models import EvaluationFields, InformationAssessment, SourceReliability
 from exchange.errors import BadRequest
 
 
@@ -58,9 +58,9 @@ def evaluation_of(source_reliability: str, information_assessment: int | None) -
     return Evaluation(source_reliability, information_assessment)
 
 
-def evaluation_now(message: Message) -> Evaluation | None:
-    """The evaluation a message carries now."""
-    return evaluation_of(message.source_reliability, message.information_assessment)
+def evaluation_now(carrier: EvaluationFields) -> Evaluation | None:
+    """The evaluation a message or a document carries now."""
+    return evaluation_of(carrier.source_reliability, carrier.information_assessment)
 
 
 def stored(value: Evaluation | None) -> dict[str, Any]:

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from permissions.validators import visible_name_validator
+
 
 class Theme(models.TextChoices):
     CYBERCRIME = "cybercrime", _("Cybercrime")
@@ -144,13 +146,18 @@ class Message(EvaluationFields):
 
 
 class EvaluationChange(EvaluationFields):
-    """One setting of a message's evaluation by its author: SPEC §2's "with history".
+    """One setting of a message's or a document's evaluation by its author: SPEC §2's
+    "with history". Exactly one of `message` and `document` is set.
 
-    Both halves empty records that the evaluation was withdrawn. Documents (the
-    lessons-learned library) will carry evaluations with the same history.
+    Both halves empty records that the evaluation was withdrawn.
     """
 
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="evaluations")
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.CASCADE, related_name="evaluations"
+    )
+    document = models.ForeignKey(
+        "Document", null=True, blank=True, on_delete=models.CASCADE, related_name="evaluations"
+    )
     changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -158,10 +165,20 @@ class EvaluationChange(EvaluationFields):
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(message__isnull=False, document__isnull=True)
+                    | models.Q(message__isnull=True, document__isnull=False)
+                ),
+                name="evaluation_change_of_one_thing",
+            )
+        ]
 
     def __str__(self) -> str:
         value = f"{self.source_reliability}{self.information_assessment or ''}" or "-"
-        return f"{self.message_id}: {value}"
+        of = f"message {self.message_id}" if self.message_id else f"document {self.document_id}"
+        return f"{of}: {value}"
 
 
 class IdentityKey(models.Model):
@@ -312,3 +329,87 @@ class Report(models.Model):
 
     def __str__(self) -> str:
         return f"report {self.pk} on message {self.message_id} ({self.state})"
+
+
+class Document(EvaluationFields):
+    """A lessons-learned document (SPEC §2): its text is metadata the server reads (title,
+    summary, tags); its content is the versions' end-to-end encrypted attachments."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="documents")
+    title = models.CharField(max_length=200, validators=[visible_name_validator])
+    summary = models.TextField(blank=True)
+    # The sanitised rendering of summary, made once at write time rather than per reader.
+    summary_html = models.TextField(blank=True)
+    language = models.CharField(max_length=2)
+    # The author's institution when the document was added: it stays the document's
+    # institution (whose participants may add versions) if the author moves on.
+    institution = models.ForeignKey(
+        "permissions.Institution", on_delete=models.PROTECT, related_name="documents"
+    )
+    handling_code = models.CharField(
+        max_length=20, choices=HandlingCode.choices, default=HandlingCode.AMBER
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="documents"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(source_reliability="", information_assessment__isnull=True)
+                    | (
+                        models.Q(source_reliability__in=SourceReliability.values)
+                        & models.Q(information_assessment__in=InformationAssessment.values)
+                    )
+                ),
+                name="document_evaluation_whole",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"document {self.pk} in {self.channel_id}"
+
+
+class DocumentTag(models.Model):
+    """One tag of a document: 1-40 of a-z, 0-9 and "-" (channels_app.document_fields)."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=40)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "name"], name="document_tag_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document_id}: {self.name}"
+
+
+class DocumentVersion(models.Model):
+    """One version of a document: an attachment uploaded beforehand to the same channel."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    # RESTRICT, not PROTECT: deleting the channel deletes both sides in one go.
+    attachment = models.OneToOneField(
+        Attachment, on_delete=models.RESTRICT, related_name="document_version"
+    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["document", "number"], name="document_version_number_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document_id} v{self.number}"

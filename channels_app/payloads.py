@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import TypedDict
 
 from channels_app.evaluation import evaluation_now
-from channels_app.models import EvaluationChange, Message
+from channels_app.models import Document, EvaluationChange, Message
 from permissions.models import Institution, User
 
 
@@ -49,6 +49,38 @@ class MessagePayload(TypedDict):
     evaluation: EvaluationPayload | None
 
 
+class VersionAttachmentPayload(TypedDict):
+    id: int
+    size: int
+    sha256: str
+    epoch: int
+
+
+class VersionPayload(TypedDict):
+    number: int
+    attachment: VersionAttachmentPayload
+    author: AuthorPayload
+    note: str
+    created_at: str
+
+
+class DocumentPayload(TypedDict):
+    id: int
+    channel: str
+    title: str
+    summary: str
+    summary_html: str
+    tags: list[str]
+    language: str
+    institution: InstitutionPayload | None
+    handling_code: str
+    author: AuthorPayload
+    created_at: str
+    updated_at: str
+    evaluation: EvaluationPayload | None
+    versions: list[VersionPayload]
+
+
 class EvaluationChangePayload(TypedDict):
     source_reliability: str | None
     information_assessment: int | None
@@ -76,8 +108,9 @@ def author_ref(user: User) -> AuthorPayload:
     }
 
 
-def evaluation_payload(message: Message) -> EvaluationPayload | None:
-    value = None if message.deleted_at else evaluation_now(message)
+def evaluation_payload(message: Message | Document) -> EvaluationPayload | None:
+    """The evaluation a message (none on a tombstone) or a document carries now."""
+    value = None if getattr(message, "deleted_at", None) else evaluation_now(message)
     if value is None:
         return None
     return {
@@ -119,4 +152,38 @@ def message_payload(message: Message, *, channel_slug: str | None = None) -> Mes
         "edited_at": _iso(message.edited_at),
         "deleted": message.deleted_at is not None,
         "evaluation": evaluation_payload(message),
+    }
+
+
+def document_payload(document: Document) -> DocumentPayload:
+    """Serialise one document. Expects what document_selectors.with_document_related loads."""
+    return {
+        "id": document.pk,
+        "channel": document.channel.slug,
+        "title": document.title,
+        "summary": document.summary,
+        "summary_html": document.summary_html,
+        "tags": sorted(t.name for t in document.tags.all()),
+        "language": document.language,
+        "institution": institution_ref(document.institution),
+        "handling_code": document.handling_code,
+        "author": author_ref(document.author),
+        "created_at": _iso(document.created_at) or "",
+        "updated_at": _iso(document.updated_at) or "",
+        "evaluation": evaluation_payload(document),
+        "versions": [
+            {
+                "number": v.number,
+                "attachment": {
+                    "id": v.attachment.pk,
+                    "size": v.attachment.size,
+                    "sha256": v.attachment.sha256,
+                    "epoch": v.attachment.epoch.number,
+                },
+                "author": author_ref(v.author),
+                "note": v.note,
+                "created_at": _iso(v.created_at) or "",
+            }
+            for v in document.versions.all()
+        ],
     }

@@ -14,6 +14,7 @@ from uuid import UUID
 from ninja import Schema
 from pydantic import BeforeValidator, ConfigDict, Field, StrictInt, StrictStr
 
+from channels_app.document_fields import MAX_NOTE, MAX_SUMMARY, MAX_TAGS, MAX_TITLE
 from channels_app.evaluation import KEEP, Evaluation, Keep
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
@@ -64,6 +65,41 @@ class Revision(Strict):
 
 class MessageEdit(Revision):
     pass
+
+
+class DocumentDraft(Strict):
+    """A new document with its first version (POST /channels/{slug}/documents)."""
+
+    title: StrictStr = Field(min_length=1, max_length=MAX_TITLE)
+    summary: StrictStr = Field(default="", max_length=MAX_SUMMARY)
+    tags: list[StrictStr] = Field(default_factory=list, max_length=MAX_TAGS)
+    language: StrictStr = Field(min_length=2, max_length=2)
+    handling_code: StrictStr | None = None
+    attachment: StrictInt = Field(ge=1, description="An attachment uploaded beforehand")
+    note: StrictStr = Field(default="", max_length=MAX_NOTE)
+    evaluation: EvaluationIn | None = None
+
+
+class VersionDraft(Strict):
+    """A new version of a document: an attachment uploaded beforehand, and a note."""
+
+    attachment: StrictInt = Field(ge=1)
+    note: StrictStr = Field(default="", max_length=MAX_NOTE)
+
+
+class DocumentEdit(Strict):
+    """What the author changes of a document; the evaluation null withdraws it."""
+
+    title: StrictStr | None = Field(default=None, min_length=1, max_length=MAX_TITLE)
+    summary: StrictStr | None = Field(default=None, max_length=MAX_SUMMARY)
+    tags: list[StrictStr] | None = Field(default=None, max_length=MAX_TAGS)
+    evaluation: EvaluationIn | None = None
+
+    def evaluation_change(self) -> Evaluation | Keep | None:
+        """The new evaluation, or KEEP when the client did not name the field at all."""
+        if "evaluation" not in self.model_fields_set:
+            return KEEP
+        return evaluation_value(self.evaluation)
 
 
 class SubscribeFrame(Strict):

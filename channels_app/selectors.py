@@ -7,6 +7,7 @@ rule "who may read" lives in permissions/access.py alone; they only shape the qu
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet
@@ -55,20 +56,25 @@ def with_related(messages: QuerySet[Message] | Any) -> QuerySet[Message]:
     )
 
 
+def visible_since(access: ChannelAccess) -> datetime | None:
+    """When the reader's view of the channel begins: their institution's admission in a
+    since_join channel (moderators see everything), otherwise None (the beginning).
+    Messages and documents alike."""
+    if access.channel.history_visibility != HistoryVisibility.SINCE_JOIN or access.is_moderator:
+        return None
+    # Read lazily: only a since_join channel pays for the admission lookup.
+    return (
+        Admission.objects.filter(channel=access.channel, institution=access.user.institution)
+        .values_list("created_at", flat=True)
+        .first()
+    )
+
+
 def _messages_for(access: ChannelAccess) -> QuerySet[Message]:
     messages = with_related(Message.objects.filter(channel=access.channel))
-    if (
-        access.channel.history_visibility == HistoryVisibility.SINCE_JOIN
-        and not access.is_moderator
-    ):
-        # Read lazily: only a since_join channel pays for the admission lookup.
-        joined = (
-            Admission.objects.filter(channel=access.channel, institution=access.user.institution)
-            .values_list("created_at", flat=True)
-            .first()
-        )
-        if joined is not None:
-            messages = messages.filter(created_at__gte=joined)
+    joined = visible_since(access)
+    if joined is not None:
+        messages = messages.filter(created_at__gte=joined)
     return messages
 
 

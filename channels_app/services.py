@@ -53,7 +53,9 @@ def _clean_body(body: str, *, allow_empty: bool) -> str:
     return body
 
 
-def _clean_handling_code(channel: Channel, code: str | None) -> str:
+def clean_handling_code(channel: Channel, code: str | None) -> str:
+    """The handling code (TLP:AMBER when none), refused when above the channel's highest:
+    messages and documents alike."""
     if code is None:
         code = HandlingCode.AMBER
     if code not in HandlingCode.values:
@@ -109,7 +111,7 @@ def message_send(
             return sent
     channel = access_channel(actor, channel_slug, Need.POST).channel
     body = _clean_body(body, allow_empty=bool(attachments))
-    code = _clean_handling_code(channel, handling_code)
+    code = clean_handling_code(channel, handling_code)
     evaluation = clean_evaluation(evaluation)
     if channel.archived:
         raise Conflict("This channel is archived and accepts no new messages.")

@@ -22,6 +22,7 @@ from ninja.security import HttpBearer, SessionAuth
 from audit.api import router as audit_router
 from channels_app.api import router as channels_router
 from channels_app.attachments_api import router as attachments_router
+from channels_app.documents_api import router as documents_router
 from channels_app.keys_api import router as keys_router
 from channels_app.reports_api import router as reports_router
 from exchange.errors import RateLimited, ServiceError, TwoFactorRequired, Unavailable
@@ -91,6 +92,7 @@ api.add_router("", people_router)
 api.add_router("", channels_router)
 api.add_router("", keys_router)
 api.add_router("", attachments_router)
+api.add_router("", documents_router)
 api.add_router("", moderation_router)
 api.add_router("", reports_router)
 api.add_router("", audit_router)
@@ -114,7 +116,7 @@ def on_service_error(request: HttpRequest, exc: ServiceError) -> HttpResponse:
 
 
 _LOCATIONS = {"body", "query", "path", "header", "cookie", "form", "file"}
-_PARAMETER_NAMES = {"payload", "page"}
+_PARAMETER_NAMES = {"payload", "page", "filters"}
 
 
 @api.exception_handler(ValidationError)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import itertools
 import uuid
 
-from channels_app.models import Channel, Message
+from channels_app.document_services import document_add
+from channels_app.models import Attachment, Channel, Document, Epoch, Message
 from channels_app.services import message_send
 from permissions.models import Institution, User
 from permissions.services import (
@@ -68,3 +69,28 @@ def post(user: User, channel: Channel, body: str = "hello", **extra: object) -> 
 
 def token_for(user: User) -> str:
     return token_issue(user=user, name="test")
+
+
+def bare_attachment(channel: Channel, uploader: User) -> Attachment:
+    """An attachment row with no stored file, to epoch 1 (made if missing): enough where
+    only the row matters (a document's version, a message's attachment)."""
+    epoch, _ = Epoch.objects.get_or_create(channel=channel, number=1, defaults={"public_key": "x"})
+    return Attachment.objects.create(
+        channel=channel,
+        epoch=epoch,
+        uploader=uploader,
+        storage_name=f"attachments/test-{next(_counter)}.age",
+        size=1,
+        sha256="0" * 64,
+        meta=b"",
+    )
+
+
+def make_document(user: User, channel: Channel, **fields: object) -> Document:
+    """A document added through the service, its version 1 on a bare attachment."""
+    return document_add(
+        actor=user,
+        channel_slug=channel.slug,
+        attachment=bare_attachment(channel, user).pk,
+        **{"title": "A lesson", "language": "en", **fields},  # type: ignore[arg-type]
+    )

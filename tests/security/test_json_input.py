@@ -71,6 +71,9 @@ HOSTILE_BODIES: dict[str, bytes] = {
 
 def path_for(path: str, world: World) -> str:
     message = factories.post(world.member, world.channel, "to edit")
+    if "{document_id}" in path:
+        document = factories.make_document(world.member, world.channel)
+        path = path.replace("{document_id}", str(document.pk))
     return (
         path.replace("{slug}", world.channel.slug)
         .replace("{message_id}", str(message.pk))
