@@ -4,15 +4,18 @@ what the audit log keeps of it (ids and codes, never the title or the summary)."
 
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from channels_app.document_services import document_version_add
 from channels_app.evaluation import Evaluation
 from channels_app.models import (
     Attachment,
@@ -24,6 +27,7 @@ from channels_app.models import (
     HandlingCode,
     HistoryVisibility,
 )
+from exchange.errors import BadRequest
 from permissions.models import Admission, User
 from tests import factories
 from tests.conftest import World, api_client
@@ -566,3 +570,67 @@ def test_an_evaluation_change_belongs_to_exactly_one_thing(world: World) -> None
     for fields in ({}, {"message": message, "document": document}):
         with pytest.raises(IntegrityError), transaction.atomic():
             EvaluationChange.objects.create(changed_by=world.member, **fields)
+
+
+# --- concurrency ----------------------------------------------------------------------
+
+
+def _in_threads(work: list[Any]) -> list[BaseException]:
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(work))
+
+    def run(job: Any) -> None:
+        try:
+            barrier.wait()
+            job()
+        except BaseException as exc:  # reported in the test's thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in work]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return errors
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_versions_take_contiguous_numbers(world: World) -> None:
+    document = quick_document(world)
+    authors = [world.member, world.owner] + [
+        factories.make_user(f"writer{i}", institution=world.participant_institution)
+        for i in range(4)
+    ]
+    attachments = {
+        u.pk: [factories.bare_attachment(world.channel, u) for _ in range(3)] for u in authors
+    }
+
+    def add_three(user: User) -> None:
+        for attachment in attachments[user.pk]:
+            document_version_add(actor=user, document_id=document.pk, attachment=attachment.pk)
+
+    assert _in_threads([lambda u=u: add_three(u) for u in authors]) == []
+    numbers = document.versions.order_by("number").values_list("number", flat=True)
+    assert list(numbers) == list(range(1, 20))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_attachment_raced_between_messages_and_versions_goes_to_one_of_them(
+    world: World,
+) -> None:
+    document = quick_document(world)
+    attachment = factories.bare_attachment(world.channel, world.member).pk
+
+    def as_message() -> None:
+        factories.post(world.member, world.channel, "mine", attachments=[attachment])
+
+    def as_version() -> None:
+        document_version_add(actor=world.member, document_id=document.pk, attachment=attachment)
+
+    errors = _in_threads([as_message, as_version, as_message, as_version])
+    assert len(errors) == 3 and all(isinstance(e, BadRequest) for e in errors), errors
+    on_a_message = Attachment.objects.get(pk=attachment).message_id is not None
+    on_a_version = DocumentVersion.objects.filter(attachment_id=attachment).exists()
+    assert on_a_message != on_a_version
