@@ -12,10 +12,13 @@ from pydantic import Field
 
 from channels_app import selectors, services
 from channels_app.key_services import current_epoch
-from channels_app.models import Message
-from channels_app.payloads import evaluation_change_payload, institution_ref, message_payload
+from channels_app.payloads import (
+    author_ref,
+    evaluation_change_payload,
+    institution_ref,
+    message_payload,
+)
 from channels_app.schemas import MessageDraft, MessageEdit, evaluation_value
-from exchange.errors import Forbidden, NotFound
 from permissions.access import Need, access_channel
 from permissions.api import request_user
 
@@ -198,17 +201,11 @@ def message_update(
     summary="Every setting of a message's evaluation, oldest first",
 )
 def evaluation_list(request: HttpRequest, message_id: int) -> list[dict[str, object]]:
-    slug = Message.objects.filter(pk=message_id).values_list("channel__slug", flat=True).first()
-    if slug is None:
-        raise NotFound("No such message.")
-    try:
-        access = access_channel(request_user(request), slug, Need.READ)
-    except (Forbidden, NotFound):
-        raise NotFound("No such message.") from None  # existence is as secret as content
-    changes = selectors.evaluation_history(access, message_id)
-    if changes is None:
-        raise NotFound("No such message.")
-    return [dict(evaluation_change_payload(c)) for c in changes]
+    message, _ = selectors.message_access(request_user(request), message_id)
+    return [
+        dict(evaluation_change_payload(c))
+        for c in selectors.evaluation_history(message_id=message.pk)
+    ]
 
 
 @router.delete(
@@ -230,12 +227,6 @@ def member_list(request: HttpRequest, slug: str) -> list[dict[str, object]]:
     access = access_channel(request_user(request), slug, Need.READ)
     keys = selectors.current_keys(access.channel)
     return [
-        {
-            "username": m.user.username,
-            "display_name": m.user.shown_name,
-            "institution": institution_ref(m.user.institution),
-            "role": m.role,
-            "public_key": keys.get(m.user.username),
-        }
+        {**author_ref(m.user), "role": m.role, "public_key": keys.get(m.user.username)}
         for m in selectors.channel_members(access.channel)
     ]

@@ -13,7 +13,6 @@ from channels_app.document_fields import clean_language, clean_query, clean_tag
 from channels_app.models import (
     Document,
     DocumentVersion,
-    EvaluationChange,
     HandlingCode,
 )
 from channels_app.selectors import MAX_PAGE, visible_since
@@ -121,12 +120,3 @@ def document_access(actor: User, document_id: int) -> tuple[Document, ChannelAcc
 def document_get(document_id: int) -> Document:
     """One document with everything its payload shows (the caller checked access)."""
     return with_document_related(Document.objects).get(pk=document_id)
-
-
-def document_evaluation_history(document_id: int) -> list[EvaluationChange]:
-    """Every setting of a document's evaluation, oldest first (the caller checked access)."""
-    return list(
-        EvaluationChange.objects.filter(document_id=document_id)
-        .select_related("changed_by", "changed_by__institution")
-        .order_by("id")
-    )

@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from channels_app import document_selectors, document_services
+from channels_app import document_selectors, document_services, selectors
 from channels_app.api import AuthorOut, EvaluationChangeOut, EvaluationOut, InstitutionRef
 from channels_app.document_fields import MAX_QUERY
 from channels_app.payloads import document_payload, evaluation_change_payload
@@ -163,5 +163,5 @@ def version_create(
 )
 def document_evaluation_list(request: HttpRequest, document_id: int) -> list[dict[str, object]]:
     document, _ = document_selectors.document_access(request_user(request), document_id)
-    changes = document_selectors.document_evaluation_history(document.pk)
+    changes = selectors.evaluation_history(document_id=document.pk)
     return [dict(evaluation_change_payload(c)) for c in changes]

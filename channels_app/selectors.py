@@ -20,7 +20,8 @@ from channels_app.models import (
     IdentityKey,
     Message,
 )
-from permissions.access import ChannelAccess, channel_access_many
+from exchange.errors import NotFound
+from permissions.access import ChannelAccess, channel_access, channel_access_many
 from permissions.models import Admission, Ban, ChannelUserObjectPermission, Institution, User
 
 MAX_PAGE = 200
@@ -99,14 +100,24 @@ def message_list(
     return list(reversed(messages.order_by("-id")[:limit]))
 
 
-def evaluation_history(access: ChannelAccess, message_id: int) -> list[EvaluationChange] | None:
-    """Every setting of a message's evaluation, oldest first; None when the reader may not
-    see the message (another channel, or before their institution joined a since_join
-    channel)."""
-    if not _messages_for(access).filter(pk=message_id).exists():
-        return None
+def message_access(actor: User, message_id: int) -> tuple[Message, ChannelAccess]:
+    """The message and the actor's access to its channel, or NotFound when the actor may
+    not read it: not a member, or sent before their institution joined a since_join
+    channel. Existence is as secret as content, so both answers are the same 404."""
+    message = Message.objects.select_related("channel").filter(pk=message_id).first()
+    if message is None:
+        raise NotFound("No such message.")
+    access = channel_access(actor, message.channel)
+    if not access.can_read or not _messages_for(access).filter(pk=message.pk).exists():
+        raise NotFound("No such message.")
+    return message, access
+
+
+def evaluation_history(**carrier: int) -> list[EvaluationChange]:
+    """Every setting of one message's or document's evaluation (`message_id=` or
+    `document_id=`), oldest first; the caller checked that the reader may see it."""
     return list(
-        EvaluationChange.objects.filter(message_id=message_id)
+        EvaluationChange.objects.filter(**carrier)
         .select_related("changed_by", "changed_by__institution")
         .order_by("id")
     )
