@@ -14,8 +14,8 @@ from pydantic import Field
 from audit.chain import canonical_fields, verify
 from audit.models import AuditEvent
 from audit.readers import readable_channel_ids
-from exchange.errors import NotFound
-from permissions.api import request_user
+from exchange.kernel.errors import NotFound
+from permissions.people.api import request_user
 
 router = Router(tags=["audit"])
 

@@ -3,7 +3,7 @@ events of the channels they moderate, nobody else. The API and the audit page as
 
 from __future__ import annotations
 
-from exchange.errors import Forbidden
+from exchange.kernel.errors import Forbidden
 from permissions.access import moderated_channel_ids
 from permissions.models import User
 

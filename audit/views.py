@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from audit.chain import verify
 from audit.models import AuditEvent
 from audit.readers import readable_channel_ids
-from exchange.errors import Forbidden
+from exchange.kernel.errors import Forbidden
 from permissions.models import User
 
 PAGE_SIZE = 50

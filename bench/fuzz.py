@@ -82,7 +82,7 @@ def age_header_seeds() -> list[bytes]:
 def frame_target() -> Callable[[bytes], None]:
     import atheris
 
-    from channels_app.frames import FRAMES, FrameRefused, parse_frame
+    from channels_app.socket.frames import FRAMES, FrameRefused, parse_frame
 
     def test_one_input(data: bytes) -> None:
         if data[:1] == b"\x00":
@@ -122,7 +122,7 @@ TARGETS: dict[str, tuple[Callable[[], Callable[[bytes], None]], Callable[[], lis
 # Django and pydantic would take minutes and steer the fuzzer toward their code.
 INSTRUMENTED = {
     "age-header": ("channels_app.e2ee",),
-    "frame": ("channels_app.frames", "channels_app.schemas", "exchange.json_input"),
+    "frame": ("channels_app.socket.frames", "channels_app.schemas", "exchange.kernel.json_input"),
 }
 
 

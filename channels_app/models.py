@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from permissions.validators import visible_name_validator
+from permissions.people.validators import visible_name_validator
 
 
 class Theme(models.TextChoices):
@@ -53,7 +53,7 @@ class EvaluationFields(models.Model):
     """A 4x4 evaluation as stored: both halves, or an empty string and NULL for none.
 
     Shared by what carries an evaluation (messages; documents later) and by its history
-    (EvaluationChange); channels_app.evaluation turns the pair into a value and back.
+    (EvaluationChange); channels_app.evaluations.pair turns the pair into a value and back.
     """
 
     source_reliability = models.CharField(
@@ -375,7 +375,7 @@ class Document(EvaluationFields):
 
 
 class DocumentTag(models.Model):
-    """One tag of a document: 1-40 of a-z, 0-9 and "-" (channels_app.document_fields)."""
+    """One tag of a document: 1-40 of a-z, 0-9 and "-" (channels_app.documents.fields)."""
 
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="tags")
     name = models.CharField(max_length=40)

@@ -14,8 +14,8 @@ from uuid import UUID
 from ninja import Schema
 from pydantic import BeforeValidator, ConfigDict, Field, StrictInt, StrictStr
 
-from channels_app.document_fields import MAX_NOTE, MAX_SUMMARY, MAX_TAGS, MAX_TITLE
-from channels_app.evaluation import KEEP, Evaluation, Keep
+from channels_app.documents.fields import MAX_NOTE, MAX_SUMMARY, MAX_TAGS, MAX_TITLE
+from channels_app.evaluations.pair import KEEP, Evaluation, Keep
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 MAX_BODY = 10_000
@@ -26,7 +26,7 @@ class Strict(Schema):
 
 
 class EvaluationIn(Strict):
-    """The 4x4 evaluation of SPEC §2 (channels_app.evaluation): both halves or none."""
+    """The 4x4 evaluation of SPEC §2 (channels_app.evaluations.pair): both halves or none."""
 
     source_reliability: Literal["A", "B", "C", "X"]
     information_assessment: StrictInt = Field(ge=1, le=4)

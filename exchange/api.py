@@ -20,20 +20,20 @@ from ninja.parser import Parser
 from ninja.security import HttpBearer, SessionAuth
 
 from audit.api import router as audit_router
-from channels_app.api import router as channels_router
-from channels_app.attachments_api import router as attachments_router
-from channels_app.documents_api import router as documents_router
-from channels_app.keys_api import router as keys_router
-from channels_app.reports_api import router as reports_router
-from exchange.errors import RateLimited, ServiceError, TwoFactorRequired, Unavailable
-from exchange.json_input import loads_object
+from channels_app.attachments.api import router as attachments_router
+from channels_app.documents.api import router as documents_router
+from channels_app.keys.api import router as keys_router
+from channels_app.messages.api import router as channels_router
+from channels_app.reports.api import router as reports_router
+from exchange.kernel.errors import RateLimited, ServiceError, TwoFactorRequired, Unavailable
+from exchange.kernel.json_input import loads_object
+from exchange.kernel.ratelimit import ApiWriteThrottle
 from exchange.openapi import with_error_responses
-from exchange.ratelimit import ApiWriteThrottle
-from permissions.api import router as people_router
-from permissions.institution_api import router as institution_router
-from permissions.moderation_api import router as moderation_router
+from permissions.institutions.api import router as institution_router
+from permissions.membership.api import router as moderation_router
+from permissions.people.api import router as people_router
 from permissions.services import token_authenticate
-from permissions.two_factor import session_state
+from permissions.sign_in.two_factor import session_state
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class BearerToken(HttpBearer):
 
 
 class StrictJSONParser(Parser):
-    """JSON bodies decoded by exchange.json_input: the same refusals as the socket's."""
+    """JSON bodies decoded by exchange.kernel.json_input: the same refusals as the socket's."""
 
     def parse_body(self, request: HttpRequest) -> dict[str, Any]:
         return loads_object(request.body)
@@ -84,7 +84,7 @@ api = ExchangeAPI(
     auth=[BearerToken(), ActiveSession()],
     urls_namespace="api-v1",
     docs_url="/docs",
-    # Per-user budget of writes (exchange/ratelimit.py); reads are not counted.
+    # Per-user budget of writes (exchange/kernel/ratelimit.py); reads are not counted.
     throttle=[ApiWriteThrottle()],
     parser=StrictJSONParser(),
 )
@@ -155,7 +155,7 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 @api.exception_handler(Throttled)
 def on_throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
-    """A throttle of exchange.ratelimit refused the request; ninja adds Retry-After."""
+    """A throttle of exchange.kernel.ratelimit refused the request; ninja adds Retry-After."""
     retry_after = math.ceil(exc.wait) if exc.wait is not None else 1
     return error_response(
         request,

@@ -13,8 +13,8 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
-from channels_app.consumers import ChannelSocket  # noqa: E402
-from permissions.ws_auth import TokenOrSessionAuthMiddleware  # noqa: E402
+from channels_app.socket.consumer import ChannelSocket  # noqa: E402
+from permissions.sign_in.ws_auth import TokenOrSessionAuthMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

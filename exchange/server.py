@@ -18,7 +18,7 @@ the file. Here a streamed response registers a Twisted push producer on its requ
 the application's next `send` waits while Twisted says the socket's buffer is full.
 
 And on the way out of a broadcast: a message sent to a channel's 200 subscribers in this
-process is the same text 200 times (channels_app.events encodes it once). autobahn frames
+process is the same text 200 times (channels_app.messages.events encodes it once). autobahn frames
 each send anew; here the WebSocket factory frames a text once and hands the same prepared
 frame to every socket it goes to (autobahn's `prepareMessage`, made for broadcasting).
 
@@ -157,7 +157,7 @@ class BroadcastFramingFactory(WebSocketFactory):
     """Frames each text once while it is being sent to one socket after another.
 
     The same `str` object going to many sockets in a row (a broadcast handed on by
-    exchange.fanout) is framed on its first send and reused, recognised by identity; the
+    exchange.kernel.fanout) is framed on its first send and reused, recognised by identity; the
     factory holds the text, so its identity cannot be reused meanwhile. Any other text
     is simply framed, as autobahn's sendMessage would.
     """

@@ -32,7 +32,7 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("EXCHANGE_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 if "*" in ALLOWED_HOSTS:
     # The allowed hosts are also the Origins a cookie-authenticated socket may come from
-    # (permissions/ws_auth.py): '*' would let any web page open a socket as its visitor.
+    # (permissions/sign_in/ws_auth.py): '*' would let any web page open a socket as its visitor.
     raise ImproperlyConfigured("EXCHANGE_ALLOWED_HOSTS must name the hosts; '*' is refused")
 CSRF_TRUSTED_ORIGINS = env_list("EXCHANGE_CSRF_TRUSTED_ORIGINS", [])
 
@@ -70,7 +70,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # After authentication: ends sessions past their absolute lifetime, and sends a
     # password-only session of a two-factor user to the code step (docs/sign-in.md).
-    "permissions.middleware.SignInPolicyMiddleware",
+    "permissions.sign_in.middleware.SignInPolicyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "exchange.views.ApiErrorShapeMiddleware",
@@ -92,7 +92,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "permissions.context_processors.certification_reminders",
+                "permissions.institutions.context_processors.certification_reminders",
                 "audit.context_processors.audit_link",
             ],
         },
@@ -166,7 +166,7 @@ else:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels.layers.InMemoryChannelLayer",
-            # One reader per process takes every channel's broadcasts (exchange/fanout.py):
+            # One reader per process takes every channel's broadcasts (exchange/kernel/fanout.py):
             # its queue must hold a burst, and its group memberships must not expire.
             "CONFIG": {"capacity": 10_000, "group_expiry": 10 * 365 * 86400},
         }
@@ -217,7 +217,7 @@ MAX_UPLOAD_MB = env_int("EXCHANGE_MAX_UPLOAD_MB", 100, minimum=1)
 # largest legitimate one is an epoch's key shares, ~300 bytes per member.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("EXCHANGE_MAX_JSON_BODY_KB", 1024, minimum=16) * 1024
 
-# --- rate limits and caps, per user (exchange/ratelimit.py) ---------------------------
+# --- rate limits and caps, per user (exchange/kernel/ratelimit.py) ---------------------------
 # Generous for people and their scripts; they stop a runaway client or a stolen token
 # from flooding a channel. Several windows joined by ';' all apply. A page subscribing to
 # every channel it shows sends a burst of frames at once, hence the per-second headroom.
@@ -240,7 +240,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Sessions (docs/sign-in.md): an idle session ends after EXCHANGE_SESSION_IDLE_MINUTES,
 # since every request pushes its expiry on; any session ends EXCHANGE_SESSION_MAX_HOURS
-# after its sign-in, however busy (permissions.middleware checks the time it stored).
+# after its sign-in, however busy (permissions.sign_in.middleware checks the time it stored).
 SESSION_IDLE_MINUTES = env_int("EXCHANGE_SESSION_IDLE_MINUTES", 30, minimum=1)
 SESSION_MAX_HOURS = env_int("EXCHANGE_SESSION_MAX_HOURS", 12, minimum=1)
 SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
@@ -316,7 +316,7 @@ AXES_FAILURE_LIMIT = env_int("EXCHANGE_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("EXCHANGE_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = ["username", ["ip_address", "username"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "permissions.sign_in_views.locked_out"
+AXES_LOCKOUT_CALLABLE = "permissions.sign_in.views.locked_out"
 AXES_VERBOSE = False
 # EXCHANGE_PROXY_COUNT: how many reverse proxies stand in front (nginx alone: 1). With
 # none, the address is the connection's own and X-Forwarded-For is ignored (a client

@@ -6,12 +6,12 @@ from django.contrib import admin
 from django.urls import path, re_path
 
 from audit import views as audit_views
-from channels_app import moderation_views as moderation
-from channels_app import views
+from channels_app.moderation import views as moderation
+from channels_app.pages import views
 from exchange import views as error_views
 from exchange.api import api
-from permissions import sign_in_views
-from permissions import views as people_views
+from permissions.institutions import views as people_views
+from permissions.sign_in import views as sign_in_views
 
 urlpatterns = [
     path("", views.catalogue, name="catalogue"),

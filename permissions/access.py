@@ -6,7 +6,7 @@ effect on the very next one. Membership is read from django-guardian permissions
 the Channel (granted to the institution's group by admission_create, to moderators'
 user accounts by moderator_appoint), narrowed by what guardian does not know: the user
 and the institution must be active, the user's certification not lapsed
-(permissions/certification.py: a lapsed user is refused exactly like an inactive one)
+(permissions/institutions/certification.py: a lapsed user is refused exactly like an inactive one)
 and the user not banned from the channel.
 
 Superusers get nothing for free: guardian's superuser shortcut is deliberately avoided,
@@ -25,8 +25,8 @@ from django.contrib.auth.models import Permission
 from django.db import connection
 from django.db.models import Exists, Model, OuterRef, QuerySet
 
-from exchange.errors import Forbidden, NotAuthenticated, NotFound
-from permissions.certification import is_lapsed, lapse_cutoff
+from exchange.kernel.errors import Forbidden, NotAuthenticated, NotFound
+from permissions.institutions.certification import is_lapsed, lapse_cutoff
 from permissions.models import (
     AdmissionRole,
     Ban,
@@ -194,7 +194,7 @@ def roles_held(user: User) -> list[HeldRole]:
 
 def moderates_any_channel(user: User) -> bool:
     """Whether `user` holds `moderate_channel` on at least one channel (two-factor
-    sign-in is required of moderators: permissions.two_factor)."""
+    sign-in is required of moderators: permissions.sign_in.two_factor)."""
     return ChannelUserObjectPermission.objects.filter(
         user_id=user.pk, permission__codename=MODERATE
     ).exists()

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 
 from permissions.models import Admission, Ban, Institution, User
 from permissions.services import institution_set_active, institution_upsert, user_set_active
-from permissions.sessions import close_user_sockets
+from permissions.sign_in.sessions import close_user_sockets
 
 
 def _actor(request: HttpRequest) -> User | None:

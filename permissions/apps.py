@@ -8,6 +8,6 @@ class PermissionsConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
 
-        from permissions.sessions import record_sign_in
+        from permissions.sign_in.sessions import record_sign_in
 
         user_logged_in.connect(record_sign_in, dispatch_uid="exchange-record-sign-in")

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
-from permissions.validators import visible_name_validator
+from permissions.people.validators import visible_name_validator
 
 
 class InstitutionKind(models.TextChoices):
@@ -66,7 +66,7 @@ class User(AbstractUser):
     )
     # When a focal point last confirmed that this person still belongs here (or invited or
     # reactivated them). Older than RECERTIFY_DAYS: due; older still by the grace period:
-    # lapsed, and permissions.access refuses them (permissions/certification.py).
+    # lapsed, and permissions.access refuses them (permissions/institutions/certification.py).
     certified_at = models.DateTimeField(
         default=timezone.now,
         help_text=_("When the institution's focal point last confirmed this user."),

@@ -22,8 +22,8 @@ from django_countries import countries
 from guardian.shortcuts import assign_perm, remove_perm
 
 from audit.chain import record
-from exchange.errors import BadRequest, Conflict, Forbidden, NotFound
-from exchange.realtime import (
+from exchange.kernel.errors import BadRequest, Conflict, Forbidden, NotFound
+from exchange.kernel.realtime import (
     members_changed_on_commit,
     send_on_commit,
     token_group,
@@ -47,8 +47,8 @@ from permissions.models import (
     InstitutionKind,
     User,
 )
-from permissions.sessions import close_user_sockets
-from permissions.validators import clean_name, clean_username
+from permissions.people.validators import clean_name, clean_username
+from permissions.sign_in.sessions import close_user_sockets
 
 if TYPE_CHECKING:
     from channels_app.models import Channel

@@ -19,7 +19,7 @@ from django.test import Client
 from playwright.sync_api import APIRequestContext, Browser, Playwright, sync_playwright
 
 from channels_app.models import Channel
-from exchange import ratelimit
+from exchange.kernel import ratelimit
 from permissions.models import Institution, User
 from tests import factories
 from tests.browser_kit import CHROMIUM, CHROMIUM_ARGS

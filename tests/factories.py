@@ -5,9 +5,9 @@ from __future__ import annotations
 import itertools
 import uuid
 
-from channels_app.document_services import document_add
+from channels_app.documents.services import document_add
+from channels_app.messages.services import message_send
 from channels_app.models import Attachment, Channel, Document, Epoch, Message
-from channels_app.services import message_send
 from permissions.models import Institution, User
 from permissions.services import (
     admission_set,

@@ -13,7 +13,7 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from permissions.models import User
-from permissions.two_factor import uses_two_factor
+from permissions.sign_in.two_factor import uses_two_factor
 
 PASSWORD = "correct horse battery staple"
 # A fixed key so that a browser test's other process can compute codes too (hex, 20 bytes).

@@ -1,4 +1,4 @@
-"""Per-user rate limits and the cap on open sockets (exchange/ratelimit.py), in process.
+"""Per-user rate limits and the cap on open sockets (exchange/kernel/ratelimit.py), in process.
 
 Over HTTP through the test client and over the WebSocket through the real ASGI router,
 with limits made small by override_settings so that a handful of requests reach them.
@@ -180,7 +180,7 @@ async def test_a_flood_that_leases_its_frames_still_gets_no_more_than_the_limit(
     """Frames are counted from leases (ten at a time under a 100/second limit) to spare
     Redis a round trip per frame; leased frames count whether spent or not, so a flood
     gets at most the limit, and loses at most one lease to it."""
-    from exchange import ratelimit
+    from exchange.kernel import ratelimit
 
     with override_settings(RATE_WS_FRAMES="100/second;5000/minute"):
         ratelimit.reset()
@@ -193,7 +193,7 @@ async def test_a_flood_that_leases_its_frames_still_gets_no_more_than_the_limit(
 
 
 async def test_a_small_limit_is_counted_frame_by_frame_and_exactly() -> None:
-    from exchange import ratelimit
+    from exchange.kernel import ratelimit
 
     with override_settings(RATE_WS_FRAMES="5/minute"):
         ratelimit.reset()

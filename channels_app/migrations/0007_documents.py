@@ -4,7 +4,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-import permissions.validators
+import permissions.people.validators
 
 
 class Migration(migrations.Migration):
@@ -53,7 +53,8 @@ class Migration(migrations.Migration):
                 (
                     "title",
                     models.CharField(
-                        max_length=200, validators=[permissions.validators.visible_name_validator]
+                        max_length=200,
+                        validators=[permissions.people.validators.visible_name_validator],
                     ),
                 ),
                 ("summary", models.TextField(blank=True)),

@@ -2,7 +2,7 @@
 
 from django.db import migrations, models
 
-import permissions.validators
+import permissions.people.validators
 
 
 class Migration(migrations.Migration):
@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
             model_name="institution",
             name="name",
             field=models.CharField(
-                max_length=200, validators=[permissions.validators.visible_name_validator]
+                max_length=200, validators=[permissions.people.validators.visible_name_validator]
             ),
         ),
         migrations.AlterField(
@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
             field=models.CharField(
                 blank=True,
                 max_length=150,
-                validators=[permissions.validators.visible_name_validator],
+                validators=[permissions.people.validators.visible_name_validator],
             ),
         ),
     ]

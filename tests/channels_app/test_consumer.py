@@ -27,9 +27,9 @@ from channels.testing import WebsocketCommunicator
 from django.db import connection
 from django.utils import timezone
 
-from channels_app import events
-from channels_app.consumers import ChannelSocket
+from channels_app.messages import events
 from channels_app.models import Channel, Message
+from channels_app.socket.consumer import ChannelSocket
 from exchange.asgi import application
 from permissions import services as access_services
 from permissions.models import ApiToken, User

@@ -15,8 +15,8 @@ from django.db import connection
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from channels_app.document_services import document_version_add
-from channels_app.evaluation import Evaluation
+from channels_app.documents.services import document_version_add
+from channels_app.evaluations.pair import Evaluation
 from channels_app.models import (
     Attachment,
     Channel,
@@ -27,7 +27,7 @@ from channels_app.models import (
     HandlingCode,
     HistoryVisibility,
 )
-from exchange.errors import BadRequest
+from exchange.kernel.errors import BadRequest
 from permissions.models import Admission, User
 from tests import factories
 from tests.conftest import World, api_client

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from channels_app.evaluation import Evaluation
+from channels_app.evaluations.pair import Evaluation
+from channels_app.messages.services import message_send
 from channels_app.models import EvaluationChange, HistoryVisibility, Message
-from channels_app.services import message_send
 from permissions.models import Admission
 from tests import factories
 from tests.channels_app.test_consumer import (
@@ -101,7 +101,7 @@ def test_an_evaluation_outside_the_scheme_is_refused_and_nothing_stored(
 
 @pytest.mark.django_db
 def test_the_service_refuses_a_pair_outside_the_scheme_whoever_builds_it(world: World) -> None:
-    from exchange.errors import BadRequest
+    from exchange.kernel.errors import BadRequest
 
     with pytest.raises(BadRequest):
         message_send(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from channels_app.key_services import user_can_deliver
+from channels_app.keys.services import user_can_deliver
 from channels_app.models import Channel, Epoch
 from permissions.services import admission_remove, admission_set
 from tests import factories

@@ -14,8 +14,8 @@ from django.test import Client
 from audit.chain import record
 from audit.models import AuditEvent
 from channels_app.models import Channel, Epoch, Message, Report
-from channels_app.reports import report_file
-from permissions import access_requests
+from channels_app.reports.services import report_file
+from permissions.membership import requests as access_requests
 from permissions.models import AccessRequest, AccessRequestState, Admission, Ban, User
 from permissions.services import ban_create
 from tests import factories

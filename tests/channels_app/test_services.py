@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from channels_app.messages.services import message_delete, message_edit, message_send
 from channels_app.models import Message
-from channels_app.services import message_delete, message_edit, message_send
-from exchange.errors import BadRequest, Conflict, Forbidden
+from exchange.kernel.errors import BadRequest, Conflict, Forbidden
 from tests import factories
 from tests.conftest import World
 from tests.inert import assert_inert

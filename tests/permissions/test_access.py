@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from exchange.errors import Forbidden, NotAuthenticated, NotFound
+from exchange.kernel.errors import Forbidden, NotAuthenticated, NotFound
 from permissions import services
 from permissions.access import Need, access_channel, channel_access, channel_access_many
 from permissions.models import User

@@ -23,9 +23,9 @@ from channels.testing import WebsocketCommunicator
 from django.db.models import F
 
 from channels_app.models import Channel, Message
-from channels_app.reports import report_file
+from channels_app.reports.services import report_file
 from exchange.asgi import application
-from permissions.access_requests import request_file
+from permissions.membership.requests import request_file
 from permissions.models import User
 from permissions.services import ban_create, user_upsert
 from tests import factories

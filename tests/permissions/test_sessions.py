@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from permissions.sessions import SIGNED_IN_AT
+from permissions.sign_in.sessions import SIGNED_IN_AT
 from tests.conftest import World
 from tests.signing_in import PASSWORD, signed_in, totp_code, totp_device
 

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from exchange.asgi import application
 from permissions.models import User
-from permissions.sessions import SIGNED_IN_AT
+from permissions.sign_in.sessions import SIGNED_IN_AT
 from tests import factories
 from tests.conftest import World
 from tests.signing_in import PASSWORD, session_cookie_of, signed_in, totp_code, totp_device

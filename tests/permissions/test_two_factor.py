@@ -16,7 +16,7 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticToken
 
 from permissions.models import User
-from permissions.two_factor import two_factor_required
+from permissions.sign_in.two_factor import two_factor_required
 from tests import factories
 from tests.conftest import World, api_client
 from tests.signing_in import PASSWORD, signed_in, totp_code, totp_device

@@ -12,10 +12,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from exchange.errors import BadRequest
+from exchange.kernel.errors import BadRequest
 from permissions.models import Institution, User
+from permissions.people.validators import clean_name
 from permissions.services import institution_upsert, user_upsert
-from permissions.validators import clean_name
 from tests import factories
 from tests.conftest import World
 from tests.signing_in import signed_in

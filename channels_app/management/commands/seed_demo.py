@@ -13,12 +13,12 @@ from django.conf import settings
 from django.core.management.base import CommandError
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from channels_app.evaluation import Evaluation
-from channels_app.services import message_send
+from channels_app.evaluations.pair import Evaluation
+from channels_app.messages.services import message_send
 from permissions.management.commands._base import ExchangeCommand
 from permissions.models import User
 from permissions.services import admission_set, institution_upsert, moderator_appoint, user_upsert
-from permissions.two_factor import two_factor_required
+from permissions.sign_in.two_factor import two_factor_required
 
 DEMO_PASSWORD = "exchange-demo-2026"  # noqa: S105  (printed on purpose; DEBUG only)
 

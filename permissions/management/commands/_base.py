@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from exchange.errors import ServiceError
+from exchange.kernel.errors import ServiceError
 from permissions.models import Institution, User
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from permissions.institution_admin import recertification_sweep
+from permissions.institutions.services import recertification_sweep
 from permissions.management.commands._base import ExchangeCommand
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from permissions.institution_admin import users_recertify_by_platform
+from permissions.institutions.services import users_recertify_by_platform
 from permissions.management.commands._base import ExchangeCommand
 
 

@@ -1,0 +1,115 @@
+"""API routes for encrypted attachments: multipart upload, byte-for-byte download."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import IO
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest, StreamingHttpResponse
+from ninja import File, Form, Router, Schema, Status
+from ninja.files import UploadedFile
+
+from channels_app.attachments import services as attachment_services
+from channels_app.schemas import b64
+from exchange.kernel.ratelimit import ApiWriteThrottle, UploadThrottle
+from permissions.people.api import request_user
+
+router = Router(tags=["attachments"])
+DOWNLOAD_CHUNK = 256 * 1024
+
+
+class UploadedOut(Schema):
+    id: int
+    size: int
+    sha256: str
+    epoch: int
+
+
+class AttachmentMetaOut(Schema):
+    id: int
+    channel: str
+    epoch: int
+    size: int
+    sha256: str
+    meta: str
+
+
+@router.post(
+    "/channels/{slug}/attachments",
+    response={201: UploadedOut},
+    summary="Upload an age-encrypted file and its age-encrypted meta",
+    # Stricter than other writes, and checked before the multipart body is parsed.
+    throttle=[UploadThrottle(), ApiWriteThrottle()],
+)
+def attachment_upload(
+    request: HttpRequest,
+    slug: str,
+    epoch: Form[int],
+    meta: File[UploadedFile],
+    file: File[UploadedFile],
+) -> Status[UploadedOut]:
+    attachment = attachment_services.attachment_upload(
+        actor=request_user(request), channel_slug=slug, epoch=epoch, meta=meta, file=file
+    )
+    return Status(
+        201,
+        UploadedOut(
+            id=attachment.pk,
+            size=attachment.size,
+            sha256=attachment.sha256,
+            epoch=attachment.epoch.number,
+        ),
+    )
+
+
+@router.get(
+    "/attachments/{attachment_id}",
+    response={200: None},
+    summary="The stored age file, byte for byte",
+)
+def attachment_download(request: HttpRequest, attachment_id: int) -> StreamingHttpResponse:
+    actor = request_user(request)
+    attachment = attachment_services.attachment_for_reader(actor=actor, attachment_id=attachment_id)
+    response = StreamingHttpResponse(
+        _chunks(attachment_services.attachment_open(actor=actor, attachment=attachment)),
+        content_type="application/octet-stream",
+    )
+    response["Content-Disposition"] = f'attachment; filename="attachment-{attachment.pk}.age"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Length"] = str(attachment.size)
+    return response
+
+
+async def _chunks(file: IO[bytes]) -> AsyncIterator[bytes]:
+    """The file, a chunk at a time, read in a worker thread.
+
+    An asynchronous iterator on purpose: Django's ASGI handler reads a synchronous one
+    (FileResponse's) into a list before sending anything, which would hold the whole
+    ciphertext in memory.
+    """
+    read = sync_to_async(file.read, thread_sensitive=False)
+    try:
+        while chunk := await read(DOWNLOAD_CHUNK):
+            yield chunk
+    finally:
+        await sync_to_async(file.close, thread_sensitive=False)()
+
+
+@router.get(
+    "/attachments/{attachment_id}/meta",
+    response=AttachmentMetaOut,
+    summary="An attachment's encrypted meta and what the server knows of it",
+)
+def attachment_meta(request: HttpRequest, attachment_id: int) -> AttachmentMetaOut:
+    attachment = attachment_services.attachment_for_reader(
+        actor=request_user(request), attachment_id=attachment_id
+    )
+    return AttachmentMetaOut(
+        id=attachment.pk,
+        channel=attachment.channel.slug,
+        epoch=attachment.epoch.number,
+        size=attachment.size,
+        sha256=attachment.sha256,
+        meta=b64(attachment.meta) or "",
+    )

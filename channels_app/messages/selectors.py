@@ -1,0 +1,175 @@
+"""Reads: the catalogue, a channel's messages and members, for a given reader.
+
+Selectors take a ChannelAccess already checked by the caller's service or guard, so the
+rule "who may read" lives in permissions/access.py alone; they only shape the query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from channels_app.models import (
+    Attachment,
+    Channel,
+    EvaluationChange,
+    HistoryVisibility,
+    IdentityKey,
+    Message,
+)
+from exchange.kernel.errors import NotFound
+from permissions.access import ChannelAccess, channel_access, channel_access_many
+from permissions.models import Admission, Ban, ChannelUserObjectPermission, Institution, User
+
+MAX_PAGE = 200
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    channel: Channel
+    access: ChannelAccess
+    institutions: list[Institution]
+
+
+def channel_catalogue(user: User) -> list[CatalogueEntry]:
+    """Every listed channel, and the unlisted ones the user is a member of."""
+    channels = list(Channel.objects.order_by("title"))
+    accesses = channel_access_many(user, channels)
+    admitted: dict[int, list[Institution]] = {}
+    for admission in Admission.objects.select_related("institution").filter(
+        institution__active=True
+    ):
+        admitted.setdefault(admission.channel_id, []).append(admission.institution)
+    return [
+        CatalogueEntry(channel=c, access=accesses[c.pk], institutions=admitted.get(c.pk, []))
+        for c in channels
+        if c.listed or accesses[c.pk].is_member
+    ]
+
+
+def with_related(messages: QuerySet[Message] | Any) -> QuerySet[Message]:
+    """Everything message_payload reads, loaded in a constant number of queries."""
+    return messages.select_related("author", "author__institution", "channel").prefetch_related(
+        Prefetch("attachments", queryset=Attachment.objects.select_related("epoch").order_by("id"))
+    )
+
+
+def visible_since(access: ChannelAccess) -> datetime | None:
+    """When the reader's view of the channel begins: their institution's admission in a
+    since_join channel (moderators see everything), otherwise None (the beginning).
+    Messages and documents alike."""
+    if access.channel.history_visibility != HistoryVisibility.SINCE_JOIN or access.is_moderator:
+        return None
+    # Read lazily: only a since_join channel pays for the admission lookup.
+    return (
+        Admission.objects.filter(channel=access.channel, institution=access.user.institution)
+        .values_list("created_at", flat=True)
+        .first()
+    )
+
+
+def _messages_for(access: ChannelAccess) -> QuerySet[Message]:
+    messages = with_related(Message.objects.filter(channel=access.channel))
+    joined = visible_since(access)
+    if joined is not None:
+        messages = messages.filter(created_at__gte=joined)
+    return messages
+
+
+def message_list(
+    access: ChannelAccess,
+    *,
+    after: int | None = None,
+    before: int | None = None,
+    limit: int = 50,
+) -> list[Message]:
+    """Messages in ascending id order.
+
+    With `after`, the first `limit` messages after it (catching up); otherwise the
+    newest `limit` messages, before `before` if given (scrolling back).
+    """
+    limit = max(1, min(limit, MAX_PAGE))
+    messages = _messages_for(access)
+    if before is not None:
+        messages = messages.filter(id__lt=before)
+    if after is not None:
+        return list(messages.filter(id__gt=after).order_by("id")[:limit])
+    return list(reversed(messages.order_by("-id")[:limit]))
+
+
+def message_access(actor: User, message_id: int) -> tuple[Message, ChannelAccess]:
+    """The message and the actor's access to its channel, or NotFound when the actor may
+    not read it: not a member, or sent before their institution joined a since_join
+    channel. Existence is as secret as content, so both answers are the same 404."""
+    message = Message.objects.select_related("channel").filter(pk=message_id).first()
+    if message is None:
+        raise NotFound("No such message.")
+    access = channel_access(actor, message.channel)
+    if not access.can_read or not _messages_for(access).filter(pk=message.pk).exists():
+        raise NotFound("No such message.")
+    return message, access
+
+
+def evaluation_history(**carrier: int) -> list[EvaluationChange]:
+    """Every setting of one message's or document's evaluation (`message_id=` or
+    `document_id=`), oldest first; the caller checked that the reader may see it."""
+    return list(
+        EvaluationChange.objects.filter(**carrier)
+        .select_related("changed_by", "changed_by__institution")
+        .order_by("id")
+    )
+
+
+@dataclass(frozen=True)
+class Member:
+    user: User
+    role: str
+
+
+def channel_members(channel: Channel) -> list[Member]:
+    """The people who currently hold access: moderators, and the active users of admitted,
+    active institutions who are not banned."""
+    roles = dict(
+        Admission.objects.filter(channel=channel, institution__active=True).values_list(
+            "institution_id", "role"
+        )
+    )
+    moderator_ids = set(
+        ChannelUserObjectPermission.objects.filter(
+            content_object=channel, permission__codename="moderate_channel"
+        ).values_list("user_id", flat=True)
+    )
+    banned = set(Ban.objects.filter(channel=channel).values_list("user_id", flat=True))
+    users = (
+        User.objects.filter(is_active=True)
+        .filter(Q(institution_id__in=roles.keys()) | Q(pk__in=moderator_ids))
+        .select_related("institution")
+        .order_by("username")
+    )
+    members = []
+    for user in users:
+        if user.pk in moderator_ids:
+            members.append(Member(user=user, role="moderator"))
+        elif user.pk not in banned and user.institution_id is not None:
+            members.append(Member(user=user, role=roles[user.institution_id]))
+    return members
+
+
+def catalogue_entry(access: ChannelAccess) -> CatalogueEntry:
+    institutions = [
+        a.institution
+        for a in Admission.objects.select_related("institution").filter(
+            channel=access.channel, institution__active=True
+        )
+    ]
+    return CatalogueEntry(channel=access.channel, access=access, institutions=institutions)
+
+
+def current_keys(channel: Channel) -> dict[str, str]:
+    """username → current identity key, for the members who have registered one."""
+    members = {m.user.pk: m.user.username for m in channel_members(channel)}
+    keys = IdentityKey.objects.filter(user_id__in=members, replaced_at__isnull=True)
+    return {members[k.user_id]: k.public_key for k in keys}
