@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from django.test import Client
-from playwright.sync_api import APIRequestContext, Browser, Playwright, sync_playwright
 
 from channels_app.models import Channel
 from exchange.kernel import ratelimit
 from permissions.models import Institution, User
 from tests import factories
-from tests.browser_kit import CHROMIUM, CHROMIUM_ARGS
 
 
 @dataclass
@@ -64,6 +62,15 @@ def _fresh_rate_limits() -> None:
     """Counters and socket slots live in this process's memory (no REDIS_URL here): each
     test starts with none, as user ids repeat from one test database to the next."""
     ratelimit.reset()
+
+
+@pytest.fixture
+def generous_rate_limits(settings: Any) -> None:
+    """Lift the per-user rate limits, for tests that send hundreds of refused requests and
+    frames in a burst on purpose (tests/exchange/kernel/test_rate_limits.py tests them)."""
+    settings.RATE_API_WRITES = "100000/second"
+    settings.RATE_WS_FRAMES = "100000/second"
+    settings.RATE_UPLOADS = "100000/second"
 
 
 def api_client(user: User | None) -> Client:
@@ -112,40 +119,3 @@ def _close_database_pools(django_db_setup: None, django_db_blocker) -> Iterator[
             close_pool = getattr(connection, "close_pool", None)
             if close_pool is not None:
                 close_pool()
-
-
-# --- the browser tests' fixtures (tests/browser_kit.py says what `scene` must hold) ---
-
-
-@pytest.fixture
-def playwright(scene: Any) -> Iterator[Playwright]:
-    # Requested after `scene`: the database work is done before Playwright's loop starts,
-    # and the browser is gone before pytest-django flushes the tables.
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture
-def browser(playwright: Playwright, scene: Any) -> Iterator[Browser]:
-    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-    yield browser
-    browser.close()
-    assert scene.page_errors == [], "the pages raised errors"
-
-
-@pytest.fixture
-def api(playwright: Playwright, scene: Any) -> Iterator[Callable[[str], APIRequestContext]]:
-    """An HTTP client of the live server, signed in with a user's bearer token."""
-    clients: dict[str, APIRequestContext] = {}
-
-    def client(username: str) -> APIRequestContext:
-        if username not in clients:
-            clients[username] = playwright.request.new_context(
-                base_url=scene.server.http,
-                extra_http_headers={"Authorization": f"Bearer {scene.tokens[username]}"},
-            )
-        return clients[username]
-
-    yield client
-    for context in clients.values():
-        context.dispose()

@@ -41,9 +41,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from channels_app.models import Message
-from tests import factories, live
+from tests import factories
 from tests.conftest import World
-from tests.live import ROOT, LiveServer, daphne_server, free_port
+from tests.live import servers as live
+from tests.live.servers import ROOT, LiveServer, daphne_server, free_port
 
 pytestmark = [pytest.mark.production, pytest.mark.django_db(transaction=True)]
 

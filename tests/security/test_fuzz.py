@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from bench.fuzz import TARGETS
-from tests.live import ROOT
+from tests.live.servers import ROOT
 
 RUNS = 20_000
 
