@@ -7,7 +7,6 @@ rule "who may read" lives in permissions/access.py alone; they only shape the qu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet
@@ -16,12 +15,10 @@ from channels_app.models import (
     Attachment,
     Channel,
     EvaluationChange,
-    HistoryVisibility,
     IdentityKey,
     Message,
 )
-from exchange.errors import NotFound
-from permissions.access import ChannelAccess, channel_access, channel_access_many
+from permissions.access import ChannelAccess, channel_access_many, readable_since
 from permissions.models import Admission, Ban, ChannelUserObjectPermission, Institution, User
 
 MAX_PAGE = 200
@@ -57,23 +54,9 @@ def with_related(messages: QuerySet[Message] | Any) -> QuerySet[Message]:
     )
 
 
-def visible_since(access: ChannelAccess) -> datetime | None:
-    """When the reader's view of the channel begins: their institution's admission in a
-    since_join channel (moderators see everything), otherwise None (the beginning).
-    Messages and documents alike."""
-    if access.channel.history_visibility != HistoryVisibility.SINCE_JOIN or access.is_moderator:
-        return None
-    # Read lazily: only a since_join channel pays for the admission lookup.
-    return (
-        Admission.objects.filter(channel=access.channel, institution=access.user.institution)
-        .values_list("created_at", flat=True)
-        .first()
-    )
-
-
 def _messages_for(access: ChannelAccess) -> QuerySet[Message]:
     messages = with_related(Message.objects.filter(channel=access.channel))
-    joined = visible_since(access)
+    joined = readable_since(access)
     if joined is not None:
         messages = messages.filter(created_at__gte=joined)
     return messages
@@ -98,19 +81,6 @@ def message_list(
     if after is not None:
         return list(messages.filter(id__gt=after).order_by("id")[:limit])
     return list(reversed(messages.order_by("-id")[:limit]))
-
-
-def message_access(actor: User, message_id: int) -> tuple[Message, ChannelAccess]:
-    """The message and the actor's access to its channel, or NotFound when the actor may
-    not read it: not a member, or sent before their institution joined a since_join
-    channel. Existence is as secret as content, so both answers are the same 404."""
-    message = Message.objects.select_related("channel").filter(pk=message_id).first()
-    if message is None:
-        raise NotFound("No such message.")
-    access = channel_access(actor, message.channel)
-    if not access.can_read or not _messages_for(access).filter(pk=message.pk).exists():
-        raise NotFound("No such message.")
-    return message, access
 
 
 def evaluation_history(**carrier: int) -> list[EvaluationChange]:
