@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from channels_app.models import (
     Attachment,
@@ -18,8 +18,13 @@ from channels_app.models import (
     IdentityKey,
     Message,
 )
-from permissions.access import ChannelAccess, channel_access_many, readable_since
-from permissions.models import Admission, Ban, ChannelUserObjectPermission, Institution, User
+from permissions.access import (
+    ChannelAccess,
+    channel_access_many,
+    current_members,
+    readable_since,
+)
+from permissions.models import Admission, Institution, User
 
 MAX_PAGE = 200
 
@@ -100,32 +105,12 @@ class Member:
 
 
 def channel_members(channel: Channel) -> list[Member]:
-    """The people who currently hold access: moderators, and the active users of admitted,
-    active institutions who are not banned."""
-    roles = dict(
-        Admission.objects.filter(channel=channel, institution__active=True).values_list(
-            "institution_id", "role"
-        )
-    )
-    moderator_ids = set(
-        ChannelUserObjectPermission.objects.filter(
-            content_object=channel, permission__codename="moderate_channel"
-        ).values_list("user_id", flat=True)
-    )
-    banned = set(Ban.objects.filter(channel=channel).values_list("user_id", flat=True))
-    users = (
-        User.objects.filter(is_active=True)
-        .filter(Q(institution_id__in=roles.keys()) | Q(pk__in=moderator_ids))
-        .select_related("institution")
-        .order_by("username")
-    )
-    members = []
-    for user in users:
-        if user.pk in moderator_ids:
-            members.append(Member(user=user, role="moderator"))
-        elif user.pk not in banned and user.institution_id is not None:
-            members.append(Member(user=user, role=roles[user.institution_id]))
-    return members
+    """The people who currently hold access (permissions.access.current_members), each
+    with their role there."""
+    return [
+        Member(user=user, role=user.member_role)  # type: ignore[attr-defined]
+        for user in current_members(channel)
+    ]
 
 
 def catalogue_entry(access: ChannelAccess) -> CatalogueEntry:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from django.apps import apps
 from django.contrib.auth.models import Permission
 from django.db import connection
-from django.db.models import Exists, Model, OuterRef, QuerySet
+from django.db.models import Case, Exists, Model, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from exchange.errors import Forbidden, NotAuthenticated, NotFound
@@ -434,3 +434,48 @@ def document_by_id(actor: User, document_id: int) -> tuple[Document, ChannelAcce
     if not may_read_from(access, document.created_at):
         raise NotFound("No such document.")
     return document, access
+
+
+# --- "who holds access to channel C now": one set ------------------------------------
+
+
+def current_members(channel: Channel, *, moderators: bool = True) -> QuerySet[User]:
+    """Everyone who holds access to `channel` now, by username, with their institution.
+
+    The same people `channel_access(user, channel).is_member` says yes to: active users not
+    past their certification's grace period who moderate the channel, or whose active
+    institution holds `view_channel` on it (admission_set grants it with the Admission
+    row) and who are not banned. Each carries `member_role`: "moderator", else the
+    admission's "participant" or "observer". The members list, the key shares an epoch
+    must cover and who a ban can take access from are all built on this; the last asks
+    without `moderators`, whose access a ban would not take.
+    """
+    group_perms = ChannelGroupObjectPermission.objects.filter(
+        content_object_id=channel.pk, group_id=OuterRef("institution__group_id")
+    )
+    members = (
+        User.objects.annotate(
+            _view=Exists(group_perms.filter(permission__codename=VIEW)),
+            _post=Exists(group_perms.filter(permission__codename=POST)),
+            _moderate=Exists(
+                ChannelUserObjectPermission.objects.filter(
+                    content_object_id=channel.pk,
+                    user_id=OuterRef("pk"),
+                    permission__codename=MODERATE,
+                )
+            ),
+            _banned=Exists(Ban.objects.filter(channel_id=channel.pk, user_id=OuterRef("pk"))),
+        )
+        .filter(is_active=True, certified_at__gte=lapse_cutoff())
+        .filter(Q(_moderate=True) | Q(_view=True, _banned=False, institution__active=True))
+        .annotate(
+            member_role=Case(
+                When(_moderate=True, then=Value("moderator")),
+                When(_post=True, then=Value(AdmissionRole.PARTICIPANT.value)),
+                default=Value(AdmissionRole.OBSERVER.value),
+            )
+        )
+        .select_related("institution")
+        .order_by("username")
+    )
+    return members if moderators else members.filter(_moderate=False)
