@@ -329,8 +329,10 @@ def _tables() -> dict[str, str]:
 
 
 def moderated_channel_ids(user: User) -> list[int]:
-    """The channels `user` moderates (guardian's `moderate_channel` on their account)."""
-    if not user.is_authenticated or not user.is_active:
+    """The channels `user` moderates (guardian's `moderate_channel` on their account), none
+    while they are not in good standing: a lapsed moderator reads no audit event and
+    resolves no report from the moment they lapse, not from the next daily sweep."""
+    if not in_good_standing(user):
         return []
     return list(
         ChannelUserObjectPermission.objects.filter(
@@ -479,3 +481,19 @@ def current_members(channel: Channel, *, moderators: bool = True) -> QuerySet[Us
         .order_by("username")
     )
     return members if moderators else members.filter(_moderate=False)
+
+
+# --- "may U administer the users of institution I" -----------------------------------
+
+
+def may_administer(actor: User, institution: Institution | None) -> bool:
+    """Platform admins administer every institution's users (and those of none); a focal
+    point their own institution's, while they are themselves in good standing (active,
+    not lapsed): an inactive or lapsed focal point administers nobody."""
+    if not in_good_standing(actor):
+        return False
+    if actor.is_staff:
+        return True
+    return (
+        actor.is_focal_point and institution is not None and actor.institution_id == institution.pk
+    )

@@ -19,12 +19,12 @@ from django.views.decorators.http import require_POST
 
 from exchange.errors import ServiceError
 from permissions import certification
+from permissions.access import may_administer
 from permissions.forms import InviteForm, RecertifyForm
 from permissions.institution_admin import (
     institution_users,
     invitation_site,
     invitation_tokens,
-    may_administer,
     user_deactivate,
     user_invite,
     user_reactivate,
