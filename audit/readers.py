@@ -4,16 +4,18 @@ events of the channels they moderate, nobody else. The API and the audit page as
 from __future__ import annotations
 
 from exchange.kernel.errors import Forbidden
-from permissions.access import moderated_channel_ids
+from permissions.access import in_good_standing, moderated_channel_ids
 from permissions.models import User
 
 
 def readable_channel_ids(user: User) -> list[int] | None:
     """None for a platform admin (every event), else the channels the user moderates.
 
-    Raises Forbidden for anyone who may read none of it.
+    Raises Forbidden for anyone who may read none of it: also a platform admin or a
+    moderator whose certification lapsed, from the moment it lapses (the daily sweep
+    deactivates them later), as every guard refuses them.
     """
-    if user.is_active and user.is_staff:
+    if in_good_standing(user) and user.is_staff:
         return None
     channels = moderated_channel_ids(user)
     if not channels:

@@ -18,12 +18,14 @@ from __future__ import annotations
 import enum
 import functools
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.contrib.auth.models import Permission
 from django.db import connection
-from django.db.models import Exists, Model, OuterRef, QuerySet
+from django.db.models import Case, Exists, Model, OuterRef, Q, QuerySet, Value, When
+from django.utils import timezone
 
 from exchange.kernel.errors import Forbidden, NotAuthenticated, NotFound
 from permissions.institutions.certification import is_lapsed, lapse_cutoff
@@ -37,11 +39,14 @@ from permissions.models import (
 )
 
 if TYPE_CHECKING:
-    from channels_app.models import Channel
+    from channels_app.models import Attachment, Channel, Document, Message
 
 VIEW = "view_channel"
 POST = "post_to_channel"
 MODERATE = "moderate_channel"
+# channels_app.models.HistoryVisibility.SINCE_JOIN, by value: access imports nothing of
+# what is said at import time (channels_app imports access).
+SINCE_JOIN = "since_join"
 
 
 class Need(enum.Enum):
@@ -129,7 +134,11 @@ def _nothing(user: User, channel: Channel) -> ChannelAccess:
     return ChannelAccess(user=user, channel=channel, role=None, is_moderator=False)
 
 
-def _in_good_standing(user: User, *, even_if_lapsed: bool = False) -> bool:
+def in_good_standing(user: User, *, even_if_lapsed: bool = False) -> bool:
+    """Whether `user` (as loaded) may hold any access at all: signed in, active and, unless
+    `even_if_lapsed`, not past their certification's grace period. Every guard that is
+    not about one channel (the audit log, administering an institution) asks this too,
+    so a lapsed user is refused everywhere before the daily sweep deactivates them."""
     if not user.is_authenticated or not user.is_active:
         return False
     return even_if_lapsed or not is_lapsed(user)
@@ -137,7 +146,7 @@ def _in_good_standing(user: User, *, even_if_lapsed: bool = False) -> bool:
 
 def channel_access(user: User, channel: Channel) -> ChannelAccess:
     """Compute the user's access to one channel from the database, now."""
-    if not _in_good_standing(user):
+    if not in_good_standing(user):
         return _nothing(user, channel)
     annotated = _annotated(user).filter(pk=channel.pk).first()
     return _access_of(user, annotated) if annotated is not None else _nothing(user, channel)
@@ -151,7 +160,7 @@ def channel_access_many(
     `even_if_lapsed` answers what a lapsed user would hold once confirmed again: what
     user_set_active needs to know which channel keys to retire when it deactivates them.
     """
-    if not _in_good_standing(user, even_if_lapsed=even_if_lapsed):
+    if not in_good_standing(user, even_if_lapsed=even_if_lapsed):
         return {c.pk: _nothing(user, c) for c in channels}
     annotated = {c.pk: c for c in _annotated(user).filter(pk__in=[c.pk for c in channels])}
     return {
@@ -320,11 +329,171 @@ def _tables() -> dict[str, str]:
 
 
 def moderated_channel_ids(user: User) -> list[int]:
-    """The channels `user` moderates (guardian's `moderate_channel` on their account)."""
-    if not user.is_authenticated or not user.is_active:
+    """The channels `user` moderates (guardian's `moderate_channel` on their account), none
+    while they are not in good standing: a lapsed moderator reads no audit event and
+    resolves no report from the moment they lapse, not from the next daily sweep."""
+    if not in_good_standing(user):
         return []
     return list(
         ChannelUserObjectPermission.objects.filter(
             user_id=user.pk, permission__codename=MODERATE
         ).values_list("content_object_id", flat=True)
+    )
+
+
+# --- "may U read object X by id": one rule for messages, attachments and documents ---
+
+
+def readable_since(access: ChannelAccess) -> datetime | None:
+    """When the reader's view of the channel begins: None (the beginning) in a channel that
+    shows all history and for its moderators; in a since_join channel, when the reader's
+    institution was admitted (SPEC §3: `since_join` counts from when it gained access).
+
+    Messages, documents and attachments alike, in lists and by id. The Admission row is
+    written with the group permission that makes the reader a member (admission_set); a
+    member without one reads nothing of the past rather than all of it.
+    """
+    if access.channel.history_visibility != SINCE_JOIN or access.is_moderator:
+        return None
+    # Read lazily: only a since_join channel pays for the admission lookup.
+    joined = (
+        apps.get_model("permissions", "Admission")
+        .objects.filter(channel_id=access.channel.pk, institution_id=access.user.institution_id)
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return joined if joined is not None else timezone.now()
+
+
+def may_read_from(access: ChannelAccess, created_at: datetime) -> bool:
+    """Whether the reader may see something of the channel dated `created_at`: they may
+    read the channel and it does not predate their view of it (`readable_since`)."""
+    if not access.can_read:
+        return False
+    since = readable_since(access)
+    return since is None or created_at >= since
+
+
+def message_by_id(actor: User, message_id: int) -> tuple[Message, ChannelAccess]:
+    """The message and the actor's access to its channel, once the actor may read it.
+
+    Otherwise the same NotFound as for an id that names nothing: not a member, banned,
+    inactive, lapsed, or sent before their institution joined a since_join channel.
+    Existence is as secret as content; a caller that needs more than reading asks
+    `require` afterwards, so a 403 only ever tells a reader what they lack.
+    """
+    message_model = apps.get_model("channels_app", "Message")
+    message = message_model.objects.select_related("channel").filter(pk=message_id).first()
+    if message is None:
+        raise NotFound("No such message.")
+    access = channel_access(actor, message.channel)
+    if not may_read_from(access, message.created_at):
+        raise NotFound("No such message.")
+    return message, access
+
+
+def attachment_date(attachment: Attachment) -> datetime:
+    """What an attachment counts as dated, for `since_join`: the message that carries it,
+    else the document whose version carries it, else its own upload (carried by nothing
+    yet). A reader sees a carried file exactly when they see its carrier: a message sent
+    after they joined may carry a file uploaded before, and a document added before they
+    joined keeps all its versions from them, even those uploaded since."""
+    if attachment.message is not None:
+        return attachment.message.created_at
+    version = getattr(attachment, "document_version", None)
+    if version is not None:
+        return version.document.created_at
+    return attachment.created_at
+
+
+def attachment_by_id(actor: User, attachment_id: int) -> tuple[Attachment, ChannelAccess]:
+    """The attachment and the actor's access to its channel, once the actor may read it
+    (`attachment_date`); otherwise the same NotFound as for an id that names nothing."""
+    attachment_model = apps.get_model("channels_app", "Attachment")
+    attachment = (
+        attachment_model.objects.select_related(
+            "channel", "epoch", "message", "document_version__document"
+        )
+        .filter(pk=attachment_id)
+        .first()
+    )
+    if attachment is None:
+        raise NotFound("No such attachment.")
+    access = channel_access(actor, attachment.channel)
+    if not may_read_from(access, attachment_date(attachment)):
+        raise NotFound("No such attachment.")
+    return attachment, access
+
+
+def document_by_id(actor: User, document_id: int) -> tuple[Document, ChannelAccess]:
+    """The document and the actor's access to its channel, once the actor may read it;
+    otherwise the same NotFound as for an id that names nothing (as `message_by_id`)."""
+    document_model = apps.get_model("channels_app", "Document")
+    document = document_model.objects.select_related("channel").filter(pk=document_id).first()
+    if document is None:
+        raise NotFound("No such document.")
+    access = channel_access(actor, document.channel)
+    if not may_read_from(access, document.created_at):
+        raise NotFound("No such document.")
+    return document, access
+
+
+# --- "who holds access to channel C now": one set ------------------------------------
+
+
+def current_members(channel: Channel, *, moderators: bool = True) -> QuerySet[User]:
+    """Everyone who holds access to `channel` now, by username, with their institution.
+
+    The same people `channel_access(user, channel).is_member` says yes to: active users not
+    past their certification's grace period who moderate the channel, or whose active
+    institution holds `view_channel` on it (admission_set grants it with the Admission
+    row) and who are not banned. Each carries `member_role`: "moderator", else the
+    admission's "participant" or "observer". The members list, the key shares an epoch
+    must cover and who a ban can take access from are all built on this; the last asks
+    without `moderators`, whose access a ban would not take.
+    """
+    group_perms = ChannelGroupObjectPermission.objects.filter(
+        content_object_id=channel.pk, group_id=OuterRef("institution__group_id")
+    )
+    members = (
+        User.objects.annotate(
+            _view=Exists(group_perms.filter(permission__codename=VIEW)),
+            _post=Exists(group_perms.filter(permission__codename=POST)),
+            _moderate=Exists(
+                ChannelUserObjectPermission.objects.filter(
+                    content_object_id=channel.pk,
+                    user_id=OuterRef("pk"),
+                    permission__codename=MODERATE,
+                )
+            ),
+            _banned=Exists(Ban.objects.filter(channel_id=channel.pk, user_id=OuterRef("pk"))),
+        )
+        .filter(is_active=True, certified_at__gte=lapse_cutoff())
+        .filter(Q(_moderate=True) | Q(_view=True, _banned=False, institution__active=True))
+        .annotate(
+            member_role=Case(
+                When(_moderate=True, then=Value("moderator")),
+                When(_post=True, then=Value(AdmissionRole.PARTICIPANT.value)),
+                default=Value(AdmissionRole.OBSERVER.value),
+            )
+        )
+        .select_related("institution")
+        .order_by("username")
+    )
+    return members if moderators else members.filter(_moderate=False)
+
+
+# --- "may U administer the users of institution I" -----------------------------------
+
+
+def may_administer(actor: User, institution: Institution | None) -> bool:
+    """Platform admins administer every institution's users (and those of none); a focal
+    point their own institution's, while they are themselves in good standing (active,
+    not lapsed): an inactive or lapsed focal point administers nobody."""
+    if not in_good_standing(actor):
+        return False
+    if actor.is_staff:
+        return True
+    return (
+        actor.is_focal_point and institution is not None and actor.institution_id == institution.pk
     )

@@ -36,6 +36,7 @@ from permissions.access import (
     Need,
     channel_access,
     channel_access_many,
+    may_administer,
     require,
 )
 from permissions.models import (
@@ -183,10 +184,12 @@ def user_upsert(
 
 
 def user_set_active(*, actor: User | None, user: User, active: bool) -> User:
-    """Activate or deactivate a user; a deactivated user loses access everywhere at once."""
-    if actor is not None and not (
-        actor.is_staff or (actor.is_focal_point and actor.institution_id == user.institution_id)
-    ):
+    """Activate or deactivate a user; a deactivated user loses access everywhere at once.
+
+    The actor is a platform admin or a focal point of the user's institution, in good
+    standing (permissions.access.may_administer: an inactive or lapsed focal point may
+    not), or None for the platform itself (the sweep, the command line)."""
+    if actor is not None and not may_administer(actor, user.institution):
         raise Forbidden("Only a focal point of the user's institution may do this.")
     with transaction.atomic():
         if active != user.is_active:

@@ -13,6 +13,7 @@ from ninja.files import UploadedFile
 from channels_app.attachments import services as attachment_services
 from channels_app.schemas import b64
 from exchange.kernel.ratelimit import ApiWriteThrottle, UploadThrottle
+from permissions.access import attachment_by_id
 from permissions.people.api import request_user
 
 router = Router(tags=["attachments"])
@@ -70,7 +71,7 @@ def attachment_upload(
 )
 def attachment_download(request: HttpRequest, attachment_id: int) -> StreamingHttpResponse:
     actor = request_user(request)
-    attachment = attachment_services.attachment_for_reader(actor=actor, attachment_id=attachment_id)
+    attachment, _ = attachment_by_id(actor, attachment_id)
     response = StreamingHttpResponse(
         _chunks(attachment_services.attachment_open(actor=actor, attachment=attachment)),
         content_type="application/octet-stream",
@@ -102,9 +103,7 @@ async def _chunks(file: IO[bytes]) -> AsyncIterator[bytes]:
     summary="An attachment's encrypted meta and what the server knows of it",
 )
 def attachment_meta(request: HttpRequest, attachment_id: int) -> AttachmentMetaOut:
-    attachment = attachment_services.attachment_for_reader(
-        actor=request_user(request), attachment_id=attachment_id
-    )
+    attachment, _ = attachment_by_id(request_user(request), attachment_id)
     return AttachmentMetaOut(
         id=attachment.pk,
         channel=attachment.channel.slug,

@@ -20,8 +20,8 @@ from django.db import transaction
 from audit.chain import record
 from channels_app.keys.ciphertext import clean_age_file
 from channels_app.models import Attachment, DocumentVersion, Epoch
-from exchange.kernel.errors import BadRequest, Conflict, NotFound, TooLarge
-from permissions.access import Need, access_channel, channel_access
+from exchange.kernel.errors import BadRequest, Conflict, TooLarge
+from permissions.access import Need, access_channel
 from permissions.models import User
 
 MAX_META_BYTES = 64 * 1024
@@ -80,16 +80,6 @@ def attachment_upload(
     except Exception:
         default_storage.delete(name)  # nothing left behind
         raise
-
-
-def attachment_for_reader(*, actor: User, attachment_id: int) -> Attachment:
-    """The attachment if the actor may read its channel; 404 otherwise, as for a message."""
-    attachment = (
-        Attachment.objects.select_related("channel", "epoch").filter(pk=attachment_id).first()
-    )
-    if attachment is None or not channel_access(actor, attachment.channel).can_read:
-        raise NotFound("No such attachment.")
-    return attachment
 
 
 def attachment_open(*, actor: User, attachment: Attachment) -> IO[bytes]:

@@ -19,7 +19,7 @@ from channels_app.messages.api import AuthorOut, EvaluationChangeOut, Evaluation
 from channels_app.messages.payloads import document_payload, evaluation_change_payload
 from channels_app.messages.selectors import MAX_PAGE
 from channels_app.schemas import DocumentDraft, DocumentEdit, VersionDraft, evaluation_value
-from permissions.access import Need, access_channel
+from permissions.access import Need, access_channel, document_by_id
 from permissions.people.api import request_user
 
 router = Router(tags=["documents"])
@@ -118,7 +118,7 @@ def document_create(
 
 @router.get("/documents/{document_id}", response=DocumentOut, summary="One document")
 def document_detail(request: HttpRequest, document_id: int) -> dict[str, object]:
-    document, _ = document_selectors.document_access(request_user(request), document_id)
+    document, _ = document_by_id(request_user(request), document_id)
     return dict(document_payload(document_selectors.document_get(document.pk)))
 
 
@@ -164,6 +164,6 @@ def version_create(
     summary="Every setting of a document's evaluation, oldest first",
 )
 def document_evaluation_list(request: HttpRequest, document_id: int) -> list[dict[str, object]]:
-    document, _ = document_selectors.document_access(request_user(request), document_id)
+    document, _ = document_by_id(request_user(request), document_id)
     changes = selectors.evaluation_history(document_id=document.pk)
     return [dict(evaluation_change_payload(c)) for c in changes]

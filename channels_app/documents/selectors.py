@@ -1,6 +1,6 @@
 """Reads of the lessons-learned library: a channel's documents, one document, its
-evaluation history, for a reader whose access the caller has checked (or, by id, that
-document_access checks here)."""
+evaluation history, for a reader whose access the caller has checked (by id:
+permissions.access.document_by_id)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,14 @@ from typing import Any
 from django.db.models import Prefetch, Q, QuerySet
 
 from channels_app.documents.fields import clean_language, clean_query, clean_tag
-from channels_app.messages.selectors import MAX_PAGE, visible_since
+from channels_app.messages.selectors import MAX_PAGE
 from channels_app.models import (
     Document,
     DocumentVersion,
     HandlingCode,
 )
-from exchange.kernel.errors import BadRequest, NotFound
-from permissions.access import ChannelAccess, channel_access
-from permissions.models import User
+from exchange.kernel.errors import BadRequest
+from permissions.access import ChannelAccess, readable_since
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,7 @@ def documents_for(access: ChannelAccess) -> QuerySet[Document]:
     """The channel's documents this reader may see: in a since_join channel, those added
     since their institution was admitted (moderators see all), as for messages."""
     documents = Document.objects.filter(channel=access.channel)
-    joined = visible_since(access)
+    joined = readable_since(access)
     if joined is not None:
         documents = documents.filter(created_at__gte=joined)
     return documents
@@ -102,19 +101,6 @@ def document_list(
     if filters.handling_code is not None:
         documents = documents.filter(handling_code=filters.handling_code)
     return list(with_document_related(documents).order_by("-id")[:limit])
-
-
-def document_access(actor: User, document_id: int) -> tuple[Document, ChannelAccess]:
-    """The document and the actor's access to its channel, or NotFound when the actor may
-    not read it: not a member, or added before their institution joined a since_join
-    channel. Existence is as secret as content, so both answers are the same 404."""
-    document = Document.objects.select_related("channel").filter(pk=document_id).first()
-    if document is None:
-        raise NotFound("No such document.")
-    access = channel_access(actor, document.channel)
-    if not access.can_read or not documents_for(access).filter(pk=document.pk).exists():
-        raise NotFound("No such document.")
-    return document, access
 
 
 def document_get(document_id: int) -> Document:

@@ -26,7 +26,7 @@ from channels_app.documents.fields import (
     clean_tags,
     clean_title,
 )
-from channels_app.documents.selectors import document_access, document_get
+from channels_app.documents.selectors import document_get
 from channels_app.evaluations.pair import (
     KEEP,
     Evaluation,
@@ -44,7 +44,7 @@ from channels_app.models import (
     EvaluationChange,
 )
 from exchange.kernel.errors import BadRequest, Conflict, Forbidden
-from permissions.access import Need, access_channel, require
+from permissions.access import Need, access_channel, document_by_id, require
 from permissions.models import User
 
 
@@ -131,8 +131,8 @@ def document_version_add(
 ) -> Document:
     """Add the next version (numbered 1, 2, … per document, under a lock on the document
     row so two at once do not take the same number)."""
-    document, access = document_access(actor, document_id)
-    require(access, Need.POST)
+    document, access = document_by_id(actor, document_id)
+    require(access, Need.POST)  # only a reader learns that they may not post
     if not may_add_version(actor, document, is_moderator=access.is_moderator):
         raise Forbidden(
             "Only the author, a participant of the document's institution or a moderator "
@@ -174,8 +174,8 @@ def document_change(
     withdraws it; every setting is kept), while they may still post in its channel."""
     if title is None and summary is None and tags is None and evaluation is KEEP:
         raise BadRequest("Send a title, a summary, tags or an evaluation.", field="title")
-    document, access = document_access(actor, document_id)
-    require(access, Need.POST)
+    document, access = document_by_id(actor, document_id)
+    require(access, Need.POST)  # only a reader learns that they may not post
     if document.author_id != actor.pk:
         raise Forbidden("Only the author may change a document.")
     changes: dict[str, Any] = {}

@@ -19,7 +19,7 @@ from channels_app.messages.payloads import (
     message_payload,
 )
 from channels_app.schemas import MessageDraft, MessageEdit, evaluation_value
-from permissions.access import Need, access_channel
+from permissions.access import Need, access_channel, message_by_id
 from permissions.people.api import request_user
 
 router = Router(tags=["channels"])
@@ -201,7 +201,7 @@ def message_update(
     summary="Every setting of a message's evaluation, oldest first",
 )
 def evaluation_list(request: HttpRequest, message_id: int) -> list[dict[str, object]]:
-    message, _ = selectors.message_access(request_user(request), message_id)
+    message, _ = message_by_id(request_user(request), message_id)
     return [
         dict(evaluation_change_payload(c))
         for c in selectors.evaluation_history(message_id=message.pk)

@@ -7,22 +7,24 @@ rule "who may read" lives in permissions/access.py alone; they only shape the qu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from channels_app.models import (
     Attachment,
     Channel,
     EvaluationChange,
-    HistoryVisibility,
     IdentityKey,
     Message,
 )
-from exchange.kernel.errors import NotFound
-from permissions.access import ChannelAccess, channel_access, channel_access_many
-from permissions.models import Admission, Ban, ChannelUserObjectPermission, Institution, User
+from permissions.access import (
+    ChannelAccess,
+    channel_access_many,
+    current_members,
+    readable_since,
+)
+from permissions.models import Admission, Institution, User
 
 MAX_PAGE = 200
 
@@ -57,23 +59,9 @@ def with_related(messages: QuerySet[Message] | Any) -> QuerySet[Message]:
     )
 
 
-def visible_since(access: ChannelAccess) -> datetime | None:
-    """When the reader's view of the channel begins: their institution's admission in a
-    since_join channel (moderators see everything), otherwise None (the beginning).
-    Messages and documents alike."""
-    if access.channel.history_visibility != HistoryVisibility.SINCE_JOIN or access.is_moderator:
-        return None
-    # Read lazily: only a since_join channel pays for the admission lookup.
-    return (
-        Admission.objects.filter(channel=access.channel, institution=access.user.institution)
-        .values_list("created_at", flat=True)
-        .first()
-    )
-
-
 def _messages_for(access: ChannelAccess) -> QuerySet[Message]:
     messages = with_related(Message.objects.filter(channel=access.channel))
-    joined = visible_since(access)
+    joined = readable_since(access)
     if joined is not None:
         messages = messages.filter(created_at__gte=joined)
     return messages
@@ -100,19 +88,6 @@ def message_list(
     return list(reversed(messages.order_by("-id")[:limit]))
 
 
-def message_access(actor: User, message_id: int) -> tuple[Message, ChannelAccess]:
-    """The message and the actor's access to its channel, or NotFound when the actor may
-    not read it: not a member, or sent before their institution joined a since_join
-    channel. Existence is as secret as content, so both answers are the same 404."""
-    message = Message.objects.select_related("channel").filter(pk=message_id).first()
-    if message is None:
-        raise NotFound("No such message.")
-    access = channel_access(actor, message.channel)
-    if not access.can_read or not _messages_for(access).filter(pk=message.pk).exists():
-        raise NotFound("No such message.")
-    return message, access
-
-
 def evaluation_history(**carrier: int) -> list[EvaluationChange]:
     """Every setting of one message's or document's evaluation (`message_id=` or
     `document_id=`), oldest first; the caller checked that the reader may see it."""
@@ -130,32 +105,12 @@ class Member:
 
 
 def channel_members(channel: Channel) -> list[Member]:
-    """The people who currently hold access: moderators, and the active users of admitted,
-    active institutions who are not banned."""
-    roles = dict(
-        Admission.objects.filter(channel=channel, institution__active=True).values_list(
-            "institution_id", "role"
-        )
-    )
-    moderator_ids = set(
-        ChannelUserObjectPermission.objects.filter(
-            content_object=channel, permission__codename="moderate_channel"
-        ).values_list("user_id", flat=True)
-    )
-    banned = set(Ban.objects.filter(channel=channel).values_list("user_id", flat=True))
-    users = (
-        User.objects.filter(is_active=True)
-        .filter(Q(institution_id__in=roles.keys()) | Q(pk__in=moderator_ids))
-        .select_related("institution")
-        .order_by("username")
-    )
-    members = []
-    for user in users:
-        if user.pk in moderator_ids:
-            members.append(Member(user=user, role="moderator"))
-        elif user.pk not in banned and user.institution_id is not None:
-            members.append(Member(user=user, role=roles[user.institution_id]))
-    return members
+    """The people who currently hold access (permissions.access.current_members), each
+    with their role there."""
+    return [
+        Member(user=user, role=user.member_role)  # type: ignore[attr-defined]
+        for user in current_members(channel)
+    ]
 
 
 def catalogue_entry(access: ChannelAccess) -> CatalogueEntry:

@@ -29,13 +29,14 @@ from channels_app.messages.markdown import render_markdown
 from channels_app.messages.selectors import with_related
 from channels_app.models import Attachment, Channel, EvaluationChange, HandlingCode, Message
 from channels_app.schemas import MAX_BODY
-from exchange.kernel.errors import BadRequest, Conflict, Forbidden, NotFound
+from exchange.kernel.errors import BadRequest, Conflict, Forbidden
 from permissions.access import (
     ChannelAccess,
     Need,
     access_channel,
-    channel_access,
     may_post_subquery,
+    may_read_from,
+    message_by_id,
     require,
 )
 from permissions.models import User
@@ -71,12 +72,18 @@ def clean_handling_code(channel: Channel, code: str | None) -> str:
     return code
 
 
-def _thread_root(channel: Channel, parent_id: int | None) -> int | None:
-    """Replies attach to the thread's root, so threads are one level deep."""
+def _thread_root(access: ChannelAccess, parent_id: int | None) -> int | None:
+    """Replies attach to the thread's root, so threads are one level deep. A parent the
+    sender may not read (sent before their institution joined a since_join channel) is
+    refused exactly as one that does not exist: its existence is as secret as its text."""
     if parent_id is None:
         return None
-    parent = Message.objects.filter(pk=parent_id, channel=channel).only("pk", "parent_id").first()
-    if parent is None:
+    parent = (
+        Message.objects.filter(pk=parent_id, channel_id=access.channel.pk)
+        .only("pk", "parent_id", "created_at")
+        .first()
+    )
+    if parent is None or not may_read_from(access, parent.created_at):
         raise BadRequest("parent is not a message of this channel.", field="parent")
     return parent.parent_id or parent.pk
 
@@ -109,13 +116,14 @@ def message_send(
         sent = _send_checked_in_one_statement(actor, channel_slug, client_id, body, handling_code)
         if sent is not None:
             return sent
-    channel = access_channel(actor, channel_slug, Need.POST).channel
+    access = access_channel(actor, channel_slug, Need.POST)
+    channel = access.channel
     body = _clean_body(body, allow_empty=bool(attachments))
     code = clean_handling_code(channel, handling_code)
     evaluation = clean_evaluation(evaluation)
     if channel.archived:
         raise Conflict("This channel is archived and accepts no new messages.")
-    root = _thread_root(channel, parent)
+    root = _thread_root(access, parent)
     try:
         with transaction.atomic():
             message = Message.objects.create(
@@ -249,16 +257,6 @@ def _existing(actor: User, client_id: UUID, channel: Channel) -> Message | None:
     return existing
 
 
-def _access_message(actor: User, message_id: int, need: Need) -> tuple[Message, ChannelAccess]:
-    message = Message.objects.select_related("channel").filter(pk=message_id).first()
-    if message is None:
-        raise NotFound("No such message.")
-    access = channel_access(actor, message.channel)
-    if not access.can_read:
-        raise NotFound("No such message.")  # existence is as secret as the content
-    return message, require(access, need)
-
-
 def message_edit(
     *,
     actor: User,
@@ -270,7 +268,8 @@ def message_edit(
     body, its evaluation (None withdraws it; every change is kept), or both at once."""
     if body is None and evaluation is KEEP:
         raise BadRequest("Send a new body, a new evaluation, or both.", field="body")
-    message, _ = _access_message(actor, message_id, Need.POST)
+    message, access = message_by_id(actor, message_id)
+    require(access, Need.POST)  # only a reader learns that they may not post
     if message.author_id != actor.pk:
         raise Forbidden("Only the author may edit a message.")
     if message.deleted_at is not None:
@@ -298,7 +297,7 @@ def message_edit(
 
 def message_delete(*, actor: User, message_id: int) -> Message:
     """Delete a message, leaving a tombstone: the author who may post, or a moderator."""
-    message, access = _access_message(actor, message_id, Need.READ)
+    message, access = message_by_id(actor, message_id)
     if message.author_id == actor.pk:
         require(access, Need.POST)
     else:

@@ -11,13 +11,12 @@ from dataclasses import dataclass
 from django.db.models import Count, QuerySet
 
 from channels_app.models import Channel, Report, ReportState
-from permissions.access import MODERATE
+from permissions.access import current_members
 from permissions.models import (
     AccessRequest,
     AccessRequestState,
     Admission,
     Ban,
-    ChannelUserObjectPermission,
     Institution,
     User,
 )
@@ -47,23 +46,11 @@ def bans_of(channel: Channel) -> QuerySet[Ban]:
 
 
 def bannable_users(channel: Channel) -> QuerySet[User]:
-    """Who a ban can take access from: active users of admitted, active institutions who
-    are not banned yet. Moderators are left out: a ban would not take their access (their
-    own permission keeps it), and only platform admins appoint or drop them."""
-    moderators = ChannelUserObjectPermission.objects.filter(
-        content_object=channel, permission__codename=MODERATE
-    ).values("user_id")
-    return (
-        User.objects.filter(
-            is_active=True,
-            institution__active=True,
-            institution__admissions__channel=channel,
-        )
-        .exclude(pk__in=moderators)
-        .exclude(bans__channel=channel)
-        .select_related("institution")
-        .order_by("username")
-    )
+    """Who a ban can take access from: the channel's current members (so not banned yet,
+    permissions.access.current_members) other than its moderators: a ban would not take
+    their access (their own permission keeps it), and only platform admins appoint or
+    drop them."""
+    return current_members(channel, moderators=False)
 
 
 def excerpt(text: str) -> str:

@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from audit.chain import record
 from channels_app.messages.services import message_delete
-from channels_app.models import Channel, Message, Report, ReportState
+from channels_app.models import Channel, Report, ReportState
 from exchange.kernel.errors import BadRequest, Conflict, NotFound
-from permissions.access import Need, channel_access, require
+from permissions.access import Need, channel_access, message_by_id, require
 from permissions.models import User
 
 MAX_TEXT = 1000
@@ -32,9 +32,7 @@ def _clean(text: str, *, field: str, required: bool) -> str:
 
 def report_file(*, actor: User, message_id: int, reason: str) -> Report:
     """Any member who may read the message reports it to the channel's moderators."""
-    message = Message.objects.select_related("channel").filter(pk=message_id).first()
-    if message is None or not channel_access(actor, message.channel).can_read:
-        raise NotFound("No such message.")
+    message, _ = message_by_id(actor, message_id)
     if message.deleted_at is not None:
         raise Conflict("This message was already deleted.")
     reason = _clean(reason, field="reason", required=True)

@@ -27,6 +27,7 @@ from django.utils.translation import gettext
 
 from audit.chain import record
 from exchange.kernel.errors import BadRequest, Conflict, Forbidden, NotFound
+from permissions.access import may_administer
 from permissions.institutions import certification
 from permissions.models import ChannelUserObjectPermission, Institution, User
 from permissions.services import user_set_active, user_upsert
@@ -59,14 +60,6 @@ def institution_by_slug(slug: str) -> Institution:
     if institution is None:
         raise NotFound(f"No institution {slug!r}.")
     return institution
-
-
-def may_administer(actor: User, institution: Institution) -> bool:
-    """Platform admins administer every institution; a focal point their own, while they
-    are themselves active and their own certification has not lapsed."""
-    if not actor.is_authenticated or not actor.is_active or certification.is_lapsed(actor):
-        return False
-    return actor.is_staff or (actor.is_focal_point and actor.institution_id == institution.pk)
 
 
 def require_administrator(actor: User, institution: Institution) -> None:

@@ -18,13 +18,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from exchange.kernel.errors import ServiceError
+from permissions.access import may_administer
 from permissions.institutions import certification
 from permissions.institutions.forms import InviteForm, RecertifyForm
 from permissions.institutions.services import (
     institution_users,
     invitation_site,
     invitation_tokens,
-    may_administer,
     user_deactivate,
     user_invite,
     user_reactivate,
