@@ -62,6 +62,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+	$(BIN)/lint-imports
 	EXCHANGE_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 	$(PRODUCTION_LIKE) $(BIN)/python manage.py check --deploy --fail-level WARNING
 

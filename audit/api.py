@@ -6,15 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.apps import apps
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from pydantic import Field
 
 from audit.chain import canonical_fields, verify
-from audit.models import AuditEvent
 from audit.readers import readable_channel_ids
-from exchange.kernel.errors import NotFound
+from audit.selectors import audit_event_list
 from permissions.people.api import request_user
 
 router = Router(tags=["audit"])
@@ -55,22 +53,15 @@ def _readable_channels(request: HttpRequest) -> list[int] | None:
 
 @router.get("/audit", response=list[EventOut], summary="Audit events, oldest first")
 def audit_list(request: HttpRequest, filters: Query[EventFilter]) -> list[EventOut]:
-    readable = _readable_channels(request)
-    channel_model = apps.get_model("channels_app", "Channel")
-    events = AuditEvent.objects.filter(seq__gt=filters.after)
-    if filters.channel is not None:
-        channel = channel_model.objects.filter(slug=filters.channel).first()
-        if channel is None or (readable is not None and channel.pk not in readable):
-            raise NotFound("No such channel.", field="channel")
-        events = events.filter(channel_id=channel.pk)
-    elif readable is not None:
-        events = events.filter(channel_id__in=readable)
-    page = list(events.order_by("seq")[: filters.limit])
-    slugs = dict(
-        channel_model.objects.filter(pk__in={e.channel_id for e in page}).values_list("pk", "slug")
+    rows = audit_event_list(
+        readable=_readable_channels(request),
+        after=filters.after,
+        limit=filters.limit,
+        channel_slug=filters.channel,
     )
     return [
-        EventOut(**canonical_fields(e), channel=slugs.get(e.channel_id), hash=e.hash) for e in page
+        EventOut(**canonical_fields(row.event), channel=row.channel_slug, hash=row.event.hash)
+        for row in rows
     ]
 
 

@@ -4,49 +4,16 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.utils.translation import gettext_lazy as _
 
+from channels_app.choices import (
+    HandlingCode,
+    HistoryVisibility,
+    InformationAssessment,
+    ReportState,
+    SourceReliability,
+    Theme,
+)
 from permissions.people.validators import visible_name_validator
-
-
-class Theme(models.TextChoices):
-    CYBERCRIME = "cybercrime", _("Cybercrime")
-    PENITENTIARY = "penitentiary", _("Penitentiary policy")
-    CORRUPTION = "corruption", _("Corruption")
-    MEDICAL_WASTE = "medical_waste", _("Traffic of medical waste")
-    GENERAL = "general", _("General")
-
-
-class HandlingCode(models.TextChoices):
-    """TLP 2.0 labels, declared from least to most restricted: order is meaningful."""
-
-    CLEAR = "TLP:CLEAR", "TLP:CLEAR"
-    GREEN = "TLP:GREEN", "TLP:GREEN"
-    AMBER = "TLP:AMBER", "TLP:AMBER"
-    AMBER_STRICT = "TLP:AMBER+STRICT", "TLP:AMBER+STRICT"
-    RED = "TLP:RED", "TLP:RED"
-
-    @classmethod
-    def rank(cls, code: str) -> int:
-        return cls.values.index(code)
-
-
-class SourceReliability(models.TextChoices):
-    """The first half of the 4x4 evaluation law-enforcement exchanges grade with (SPEC §2)."""
-
-    A = "A", _("A — reliable")
-    B = "B", _("B — usually reliable")
-    C = "C", _("C — usually unreliable")
-    X = "X", _("X — cannot be judged")
-
-
-class InformationAssessment(models.IntegerChoices):
-    """The second half of the 4x4 evaluation: how far the information itself is known true."""
-
-    KNOWN_TRUE = 1, _("1 — known to be true")
-    KNOWN_TO_SOURCE = 2, _("2 — known to the source")
-    CORROBORATED = 3, _("3 — corroborated")
-    NOT_CORROBORATED = 4, _("4 — not corroborated")
 
 
 class EvaluationFields(models.Model):
@@ -65,11 +32,6 @@ class EvaluationFields(models.Model):
 
     class Meta:
         abstract = True
-
-
-class HistoryVisibility(models.TextChoices):
-    ALL = "all", _("All history")
-    SINCE_JOIN = "since_join", _("Since the institution joined")
 
 
 class Channel(models.Model):
@@ -294,11 +256,6 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return f"attachment {self.pk} in {self.channel_id}"
-
-
-class ReportState(models.TextChoices):
-    OPEN = "open", _("Open")
-    RESOLVED = "resolved", _("Resolved")
 
 
 class Report(models.Model):

@@ -16,19 +16,8 @@ from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
+from permissions.choices import AccessRequestState, AdmissionRole, InstitutionKind
 from permissions.people.validators import visible_name_validator
-
-
-class InstitutionKind(models.TextChoices):
-    POLICE = "police", _("Police")
-    PROSECUTION = "prosecution", _("Prosecution")
-    JUDICIARY = "judiciary", _("Judiciary")
-    PENITENTIARY = "penitentiary", _("Penitentiary")
-    MINISTRY = "ministry", _("Ministry")
-    CUSTOMS = "customs", _("Customs")
-    AGENCY = "agency", _("Agency")
-    PROGRAMME = "programme", _("Programme")
-    OTHER = "other", _("Other")
 
 
 class Institution(models.Model):
@@ -78,11 +67,6 @@ class User(AbstractUser):
     @property
     def shown_name(self) -> str:
         return self.display_name or self.username
-
-
-class AdmissionRole(models.TextChoices):
-    PARTICIPANT = "participant", _("Participant")
-    OBSERVER = "observer", _("Observer")
 
 
 class Admission(models.Model):
@@ -163,12 +147,6 @@ class ChannelGroupObjectPermission(GroupObjectPermissionBase):
     """Direct foreign-key permissions of institution groups on a channel."""
 
     content_object = models.ForeignKey("channels_app.Channel", on_delete=models.CASCADE)
-
-
-class AccessRequestState(models.TextChoices):
-    OPEN = "open", _("Open")
-    APPROVED = "approved", _("Approved")
-    DECLINED = "declined", _("Declined")
 
 
 class AccessRequest(models.Model):

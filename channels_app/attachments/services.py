@@ -19,7 +19,8 @@ from django.db import transaction
 
 from audit.chain import record
 from channels_app.keys.ciphertext import clean_age_file
-from channels_app.models import Attachment, DocumentVersion, Epoch
+from channels_app.keys.selectors import current_epoch
+from channels_app.models import Attachment, DocumentVersion
 from exchange.kernel.errors import BadRequest, Conflict, TooLarge
 from permissions.access import Need, access_channel
 from permissions.models import User
@@ -41,7 +42,7 @@ def attachment_upload(
         raise TooLarge(f"An attachment is at most {settings.MAX_UPLOAD_MB} MB.")
     if meta.size is None or meta.size > MAX_META_BYTES:
         raise TooLarge(f"meta is at most {MAX_META_BYTES} bytes.")
-    current = Epoch.objects.filter(channel=channel).order_by("-number").first()
+    current = current_epoch(channel)
     if current is None or current.number != epoch:
         raise Conflict("Encrypt to the channel's current epoch.", field="epoch")
     if current.stale:

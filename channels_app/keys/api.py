@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
+from channels_app.keys import selectors as key_selectors
 from channels_app.keys import services as key_services
-from channels_app.models import Epoch
 from channels_app.schemas import BackupIn, DeliveriesIn, EpochIn, IdentityKeyIn, b64
 from exchange.kernel.errors import NotFound
 from permissions.access import Need, access_channel
 from permissions.people.api import request_user
+
+if TYPE_CHECKING:
+    from channels_app.models import Epoch
 
 router = Router(tags=["keys"])
 
@@ -89,7 +93,7 @@ def backup_get(request: HttpRequest) -> BackupOut:
 @router.get("/channels/{slug}/epochs", response=list[EpochOut], summary="A channel's epochs")
 def epoch_list(request: HttpRequest, slug: str) -> list[EpochOut]:
     access = access_channel(request_user(request), slug, Need.READ)
-    return [_epoch_out(e) for e in Epoch.objects.filter(channel=access.channel)]
+    return [_epoch_out(e) for e in key_selectors.epoch_list(channel=access.channel)]
 
 
 @router.post("/channels/{slug}/epochs", response={201: EpochOut}, summary="Start the next epoch")

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from audit.chain import record
 from channels_app.keys.ciphertext import clean_age_file, clean_recipient
+from channels_app.keys.selectors import current_epoch
 from channels_app.messages.selectors import current_keys
 from channels_app.models import Channel, Epoch, HistoryVisibility, IdentityKey, KeyBackup, KeyShare
 from exchange.kernel.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -98,10 +99,6 @@ def key_backup_set(*, actor: User, backup: bytes) -> KeyBackup:
 
 def key_backup_of(user: User) -> KeyBackup | None:
     return KeyBackup.objects.filter(user=user).first()
-
-
-def current_epoch(channel: Channel) -> Epoch | None:
-    return Epoch.objects.filter(channel=channel).order_by("-number").first()
 
 
 def _clean_share(ciphertext: bytes, *, field: str) -> bytes:

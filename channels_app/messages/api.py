@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from channels_app.keys.services import current_epoch
+from channels_app.keys.selectors import current_epoch
 from channels_app.messages import selectors, services
 from channels_app.messages.payloads import (
     author_ref,

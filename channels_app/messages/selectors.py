@@ -36,6 +36,12 @@ class CatalogueEntry:
     institutions: list[Institution]
 
 
+def channel_get(*, slug: str) -> Channel | None:
+    """The channel with `slug`, or None; nothing about who may see it (callers ask
+    permissions.access, or a service that does, before they show anything)."""
+    return Channel.objects.filter(slug=slug).first()
+
+
 def channel_catalogue(user: User) -> list[CatalogueEntry]:
     """Every listed channel, and the unlisted ones the user is a member of."""
     channels = list(Channel.objects.order_by("title"))

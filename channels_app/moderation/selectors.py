@@ -15,8 +15,6 @@ from permissions.access import current_members
 from permissions.models import (
     AccessRequest,
     AccessRequestState,
-    Admission,
-    Ban,
     Institution,
     User,
 )
@@ -24,25 +22,14 @@ from permissions.models import (
 EXCERPT_CHARS = 200
 
 
-def admissions_of(channel: Channel) -> QuerySet[Admission]:
-    return (
-        Admission.objects.filter(channel=channel)
-        .select_related("institution", "admitted_by")
-        .order_by("institution__name")
-    )
-
-
 def admittable_institutions(channel: Channel) -> QuerySet[Institution]:
     """Active institutions not admitted yet: what the "admit" select offers."""
     return Institution.objects.filter(active=True).exclude(admissions__channel=channel)
 
 
-def bans_of(channel: Channel) -> QuerySet[Ban]:
-    return (
-        Ban.objects.filter(channel=channel)
-        .select_related("user", "user__institution", "banned_by")
-        .order_by("created_at")
-    )
+def admittable_institution_get(*, channel: Channel, slug: str) -> Institution | None:
+    """The institution with `slug` if the "admit" select offers it, else None."""
+    return admittable_institutions(channel).filter(slug=slug).first()
 
 
 def bannable_users(channel: Channel) -> QuerySet[User]:
@@ -51,6 +38,11 @@ def bannable_users(channel: Channel) -> QuerySet[User]:
     their access (their own permission keeps it), and only platform admins appoint or
     drop them."""
     return current_members(channel, moderators=False)
+
+
+def bannable_user_get(*, channel: Channel, username: str) -> User | None:
+    """The user named `username` if a ban here could take their access, else None."""
+    return bannable_users(channel).filter(username=username).first()
 
 
 def excerpt(text: str) -> str:

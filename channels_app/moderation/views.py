@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Concatenate, ParamSpec
+from typing import TYPE_CHECKING, Concatenate, ParamSpec
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -20,16 +20,24 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from channels_app.models import Epoch, ReportState
+from channels_app.choices import ReportState
+from channels_app.keys.selectors import current_epoch
 from channels_app.moderation import selectors
 from channels_app.moderation.forms import AdmitForm, BanForm, ResolveForm, RoleForm, first_error
 from channels_app.pages.text import e2ee_text
+from channels_app.reports import selectors as report_selectors
 from channels_app.reports import services as reports
 from exchange.kernel.errors import Forbidden, NotFound, ServiceError
 from permissions.access import ChannelAccess, Need, access_channel
+from permissions.choices import AccessRequestState, AdmissionRole
+from permissions.institutions.selectors import institution_active_user_count, institution_get
 from permissions.membership import requests as access_requests
-from permissions.models import AccessRequestState, AdmissionRole, Institution, User
+from permissions.membership import selectors as membership_selectors
+from permissions.people.selectors import user_get, user_signed_in
 from permissions.services import admission_remove, admission_set, ban_create, ban_remove
+
+if TYPE_CHECKING:
+    from permissions.models import Institution, User
 
 P = ParamSpec("P")
 ModeratorView = Callable[Concatenate[HttpRequest, ChannelAccess, P], HttpResponse]
@@ -43,9 +51,8 @@ def moderator_page(
     @login_required
     @functools.wraps(view)
     def wrapper(request: HttpRequest, slug: str, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
-        assert isinstance(request.user, User)  # noqa: S101  (login_required guarantees it)
         try:
-            access = access_channel(request.user, slug, Need.MODERATE)
+            access = access_channel(user_signed_in(request=request), slug, Need.MODERATE)
         except NotFound:
             raise Http404 from None
         except Forbidden:
@@ -57,9 +64,8 @@ def moderator_page(
 
 def _refused(request: HttpRequest, slug: str) -> HttpResponse:
     """403: a member is told the page is for moderators, a non-member that they are not one."""
-    assert isinstance(request.user, User)  # noqa: S101
     try:
-        access_channel(request.user, slug, Need.READ)
+        access_channel(user_signed_in(request=request), slug, Need.READ)
     except Forbidden:
         return render(request, "forbidden.html", status=403)
     reason = _("Only the channel's moderators may open its moderation page.")
@@ -82,32 +88,32 @@ def _attempt(request: HttpRequest, work: Callable[[], object], success: str) -> 
 
 
 def _actor(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)  # noqa: S101  (moderator_page checked it)
-    return request.user
+    return user_signed_in(request=request)  # moderator_page checked it
 
 
 @moderator_page
 def moderate(request: HttpRequest, access: ChannelAccess) -> HttpResponse:
     channel = access.channel
     actor = _actor(request)
-    open_reports = reports.reports_for(actor=actor, channel=channel, state=ReportState.OPEN)
-    current_epoch = Epoch.objects.filter(channel=channel).order_by("-number").first()
-    key_stale = current_epoch is not None and current_epoch.stale
+    open_reports = report_selectors.report_list(
+        actor=actor, channel=channel, state=ReportState.OPEN
+    )
+    epoch = current_epoch(channel)
+    key_stale = epoch is not None and epoch.stale
     return render(
         request,
         "moderate.html",
         {
             "channel": channel,
-            "admissions": selectors.admissions_of(channel),
+            "admissions": membership_selectors.admission_list(channel=channel),
             "admittable": selectors.admittable_institutions(channel),
-            "bans": selectors.bans_of(channel),
+            "bans": membership_selectors.ban_list(channel=channel),
             "bannable": selectors.bannable_users(channel),
             "requests": access_requests.requests_for(
                 actor=actor, channel_slug=channel.slug, state=AccessRequestState.OPEN
             ),
             "reports": [
-                (report, selectors.excerpt(report.message.body))
-                for report in open_reports.select_related("message__author__institution")
+                (report, selectors.excerpt(report.message.body)) for report in open_reports
             ],
             "roles": AdmissionRole.choices,
             "key_stale": key_stale,
@@ -123,7 +129,7 @@ def moderate(request: HttpRequest, access: ChannelAccess) -> HttpResponse:
 
 
 def _institution(slug: str) -> Institution:
-    institution = Institution.objects.filter(slug=slug).first()
+    institution = institution_get(slug=slug)
     if institution is None:
         raise NotFound(_("No such institution."))
     return institution
@@ -140,7 +146,7 @@ def admit(request: HttpRequest, access: ChannelAccess) -> HttpResponse:
 
     def work() -> None:
         # Only what the select offered: admitting twice would silently change a role.
-        institution = selectors.admittable_institutions(access.channel).filter(slug=slug).first()
+        institution = selectors.admittable_institution_get(channel=access.channel, slug=slug)
         if institution is None:
             raise NotFound(
                 _(
@@ -169,7 +175,7 @@ def change_role(request: HttpRequest, access: ChannelAccess, institution: str) -
 
     def work() -> None:
         target = _institution(institution)
-        if not selectors.admissions_of(access.channel).filter(institution=target).exists():
+        if not membership_selectors.admission_exists(channel=access.channel, institution=target):
             raise NotFound(_("That institution is not admitted to this channel."))
         admission_set(
             actor=_actor(request),
@@ -187,8 +193,8 @@ def remove_institution(
     request: HttpRequest, access: ChannelAccess, institution: str
 ) -> HttpResponse:
     """GET: say what removing does and ask to confirm; POST: remove."""
-    admission = (
-        selectors.admissions_of(access.channel).filter(institution__slug=institution).first()
+    admission = membership_selectors.admission_get(
+        channel=access.channel, institution_slug=institution
     )
     if admission is None:
         messages.error(request, _("That institution is not admitted to this channel."))
@@ -200,7 +206,7 @@ def remove_institution(
             {
                 "channel": access.channel,
                 "admission": admission,
-                "users": admission.institution.users.filter(is_active=True).count(),
+                "users": institution_active_user_count(institution=admission.institution),
             },
         )
     _attempt(
@@ -224,7 +230,7 @@ def ban(request: HttpRequest, access: ChannelAccess) -> HttpResponse:
     username = form.cleaned_data["username"]
 
     def work() -> None:
-        user = selectors.bannable_users(access.channel).filter(username=username).first()
+        user = selectors.bannable_user_get(channel=access.channel, username=username)
         if user is None:
             raise NotFound(
                 _(
@@ -243,7 +249,7 @@ def ban(request: HttpRequest, access: ChannelAccess) -> HttpResponse:
 @moderator_page
 def unban(request: HttpRequest, access: ChannelAccess, username: str) -> HttpResponse:
     def work() -> None:
-        user = User.objects.filter(username=username).first()
+        user = user_get(username=username)
         if user is None:
             raise NotFound(_("That user is not banned from this channel."))
         ban_remove(actor=_actor(request), channel=access.channel, user=user)
@@ -254,10 +260,9 @@ def unban(request: HttpRequest, access: ChannelAccess, username: str) -> HttpRes
 
 def _request_of_channel(request: HttpRequest, access: ChannelAccess, request_id: int) -> bool:
     """Whether the access request belongs to this page's channel (the form posts here)."""
-    found = access_requests.requests_for(
-        actor=_actor(request), channel_slug=access.channel.slug
-    ).filter(pk=request_id)
-    if not found.exists():
+    if not membership_selectors.access_request_exists(
+        actor=_actor(request), channel_slug=access.channel.slug, request_id=request_id
+    ):
         messages.error(request, _("No such access request."))
         return False
     return True
@@ -299,8 +304,9 @@ def resolve_report(request: HttpRequest, access: ChannelAccess, report_id: int) 
     if not form.is_valid():
         messages.error(request, first_error(form))
         return _back(access)
-    of_channel = reports.reports_for(actor=_actor(request), channel=access.channel)
-    if not of_channel.filter(pk=report_id).exists():
+    if not report_selectors.report_exists(
+        actor=_actor(request), channel=access.channel, report_id=report_id
+    ):
         messages.error(request, _("No such report."))
         return _back(access)
     delete = form.cleaned_data["delete_message"]

@@ -21,7 +21,7 @@ from channels_app.pages.text import e2ee_text, evaluation_text, moderation_text
 from exchange.kernel.errors import Forbidden, NotAuthenticated, NotFound, ServiceError
 from permissions.access import Need, access_channel
 from permissions.membership import requests as access_requests
-from permissions.models import User
+from permissions.people.selectors import user_signed_in
 
 
 @dataclass(frozen=True)
@@ -36,9 +36,9 @@ class CatalogueCard:
 @login_required
 @ensure_csrf_cookie
 def catalogue(request: HttpRequest) -> HttpResponse:
-    assert isinstance(request.user, User)  # noqa: S101  (login_required guarantees it)
-    entries = selectors.channel_catalogue(request.user)
-    states = moderation_selectors.latest_request_states(request.user.institution_id)
+    user = user_signed_in(request=request)
+    entries = selectors.channel_catalogue(user)
+    states = moderation_selectors.latest_request_states(user.institution_id)
     counts = moderation_selectors.moderation_counts(
         [e.channel.pk for e in entries if e.access.can_moderate]
     )
@@ -53,7 +53,7 @@ def catalogue(request: HttpRequest) -> HttpResponse:
         "catalogue.html",
         {
             "cards": cards,
-            "can_ask": request.user.institution_id is not None,
+            "can_ask": user.institution_id is not None,
             "e2ee_text": e2ee_text(),
         },
     )
@@ -63,15 +63,13 @@ def catalogue(request: HttpRequest) -> HttpResponse:
 @login_required
 def ask_to_join(request: HttpRequest, slug: str) -> HttpResponse:
     """The catalogue's "Ask to join" form: file an access request for one's institution."""
-    assert isinstance(request.user, User)  # noqa: S101
+    user = user_signed_in(request=request)
     form = AskToJoinForm(request.POST)
     if not form.is_valid():
         messages.error(request, first_error(form))
         return redirect("catalogue")
     try:
-        access_requests.request_file(
-            actor=request.user, channel_slug=slug, note=form.cleaned_data["note"]
-        )
+        access_requests.request_file(actor=user, channel_slug=slug, note=form.cleaned_data["note"])
     except NotFound:
         raise Http404 from None
     except ServiceError as exc:
@@ -91,9 +89,9 @@ def keys_page(request: HttpRequest) -> HttpResponse:
 @login_required
 @ensure_csrf_cookie
 def channel_page(request: HttpRequest, slug: str) -> HttpResponse:
-    assert isinstance(request.user, User)  # noqa: S101
+    user = user_signed_in(request=request)
     try:
-        access = access_channel(request.user, slug, Need.READ)
+        access = access_channel(user, slug, Need.READ)
     except NotFound:
         raise Http404 from None
     except (Forbidden, NotAuthenticated):  # NotAuthenticated: signed in, but lapsed
@@ -110,7 +108,7 @@ def channel_page(request: HttpRequest, slug: str) -> HttpResponse:
             "page_config": {
                 "channel": access.channel.slug,
                 "canPost": access.can_post and not access.channel.archived,
-                "username": request.user.username,
+                "username": user.username,
                 "historyVisibility": access.channel.history_visibility,
                 "isModerator": access.can_moderate,
                 "maxUpload": max_upload_bytes(),

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field, StrictBool, StrictStr
 
-from channels_app.models import Channel, Report
+from channels_app.messages.selectors import channel_get
+from channels_app.reports import selectors as report_selectors
 from channels_app.reports import services as reports
 from exchange.kernel.errors import NotFound
 from permissions.people.api import request_user
+
+if TYPE_CHECKING:
+    from channels_app.models import Report
 
 router = Router(tags=["moderation"])
 
@@ -71,9 +75,7 @@ def report_create(request: HttpRequest, message_id: int, payload: ReportIn) -> S
     report = reports.report_file(
         actor=request_user(request), message_id=message_id, reason=payload.reason
     )
-    report = Report.objects.select_related(
-        "message__author", "message__channel", "reporter", "resolved_by"
-    ).get(pk=report.pk)
+    report = report_selectors.report_get(report_id=report.pk)
     return Status(201, _report_out(report, report.message.channel.slug))
 
 
@@ -85,10 +87,10 @@ def report_create(request: HttpRequest, message_id: int, payload: ReportIn) -> S
 def report_list(
     request: HttpRequest, slug: str, state: Literal["open", "resolved"] | None = None
 ) -> list[ReportOut]:
-    channel = Channel.objects.filter(slug=slug).first()
+    channel = channel_get(slug=slug)
     if channel is None:
         raise NotFound("No such channel.")
-    found = reports.reports_for(actor=request_user(request), channel=channel, state=state)
+    found = report_selectors.report_list(actor=request_user(request), channel=channel, state=state)
     return [_report_out(r, slug) for r in found]
 
 
@@ -104,7 +106,5 @@ def report_resolve(request: HttpRequest, report_id: int, payload: ResolveIn) -> 
         resolution=payload.resolution,
         delete_message=payload.delete_message,
     )
-    report = Report.objects.select_related(
-        "message__author", "message__channel", "reporter", "resolved_by"
-    ).get(pk=report.pk)
+    report = report_selectors.report_get(report_id=report.pk)
     return _report_out(report, report.message.channel.slug)

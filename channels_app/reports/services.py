@@ -8,14 +8,13 @@ resolving are audited; the audit event names the message, never its text.
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from audit.chain import record
 from channels_app.messages.services import message_delete
-from channels_app.models import Channel, Report, ReportState
+from channels_app.models import Report, ReportState
 from exchange.kernel.errors import BadRequest, Conflict, NotFound
-from permissions.access import Need, channel_access, message_by_id, require
+from permissions.access import channel_access, message_by_id
 from permissions.models import User
 
 MAX_TEXT = 1000
@@ -49,19 +48,6 @@ def report_file(*, actor: User, message_id: int, reason: str) -> Report:
     except IntegrityError:
         raise Conflict("You already reported this message.") from None
     return report
-
-
-def reports_for(*, actor: User, channel: Channel, state: str | None = None) -> QuerySet[Report]:
-    """The channel's reports, for its moderators only."""
-    require(channel_access(actor, channel), Need.MODERATE)
-    reports = Report.objects.filter(message__channel=channel).select_related(
-        "message", "message__author", "reporter", "resolved_by"
-    )
-    if state is not None:
-        if state not in ReportState.values:
-            raise BadRequest("state is open or resolved.", field="state")
-        reports = reports.filter(state=state)
-    return reports
 
 
 def report_resolve(

@@ -17,7 +17,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -28,7 +28,6 @@ from pydantic import BaseModel
 from channels_app.keys import services as key_services
 from channels_app.messages import selectors, services
 from channels_app.messages.payloads import MessagePayload, message_payload
-from channels_app.models import Channel
 from channels_app.reports import services as reports
 from channels_app.schemas import (
     DeleteFrame,
@@ -41,13 +40,17 @@ from channels_app.schemas import (
     evaluation_value,
 )
 from channels_app.socket.frames import MAX_FRAME_BYTES, FrameRefused, parse_frame
+from channels_app.socket.selectors import channel_access_recheck
 from exchange.kernel import ratelimit
 from exchange.kernel.errors import NotAuthenticated, RateLimited, ServiceError, Unavailable
 from exchange.kernel.fanout import local_fanout
 from exchange.kernel.realtime import attach_to_running_loop, token_group, user_group
-from permissions.access import ChannelAccess, Need, access_channel, channel_access
-from permissions.models import User
+from permissions.access import ChannelAccess, Need, access_channel
+from permissions.people.selectors import user_get_active, user_is_active
 from permissions.sign_in.sessions import keep_alive
+
+if TYPE_CHECKING:
+    from permissions.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -73,10 +76,7 @@ class Subscription:
 
 
 def _load_user(user_id: int) -> User:
-    user = User.objects.select_related("institution").filter(pk=user_id).first()
-    if user is None or not user.is_active:
-        raise NotAuthenticated("Your account is no longer active.")
-    return user
+    return user_get_active(user_id=user_id)
 
 
 def _client_id_of(text_data: str | None) -> str | None:
@@ -403,15 +403,7 @@ class ChannelSocket(AsyncWebsocketConsumer):
             await self.close(code=4401)
 
     def _recheck(self, channel_ids: list[int]) -> tuple[list[int], dict[int, ChannelAccess]]:
-        user = User.objects.select_related("institution").filter(pk=self.user_id).first()
-        lost, kept = [], {}
-        for channel in Channel.objects.filter(pk__in=channel_ids):
-            access = channel_access(user, channel) if user is not None else None
-            if access is None or not access.can_read:
-                lost.append(channel.pk)
-            else:
-                kept[channel.pk] = access
-        return lost, kept
+        return channel_access_recheck(user_id=self.user_id, channel_ids=channel_ids)
 
     async def token_revoked(self, event: dict[str, Any]) -> None:
         """The bearer token this socket was opened with was revoked."""
@@ -445,7 +437,7 @@ class ChannelSocket(AsyncWebsocketConsumer):
         return key_services.user_can_deliver(user_id=self.user_id, channel_id=channel_id)
 
     def _still_active(self) -> bool:
-        return User.objects.filter(pk=self.user_id, is_active=True).exists()
+        return user_is_active(user_id=self.user_id)
 
     async def _drop(self, channel_id: int) -> None:
         self.subscriptions.pop(channel_id, None)

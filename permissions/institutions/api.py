@@ -9,6 +9,7 @@ client cannot slip `is_staff` or another institution into an invitation.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -25,8 +26,10 @@ from permissions.institutions.services import (
     user_reactivate,
     users_recertify,
 )
-from permissions.models import User
 from permissions.people.api import request_user
+
+if TYPE_CHECKING:
+    from permissions.models import User
 
 router = Router(tags=["focal points"])
 

@@ -6,7 +6,7 @@ The page's forms post to the views below, which call the same services as the AP
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -30,13 +30,16 @@ from permissions.institutions.services import (
     user_reactivate,
     users_recertify,
 )
-from permissions.models import Institution, User
+from permissions.people.selectors import user_from
+
+if TYPE_CHECKING:
+    from permissions.models import Institution, User
 
 
 def _administered(request: HttpRequest) -> tuple[User, Institution] | None:
     """The signed-in focal point and their institution, or None for anyone else."""
-    user = request.user
-    if not isinstance(user, User) or user.institution is None:
+    user = user_from(candidate=request.user)
+    if user is None or user.institution is None:
         return None
     if not may_administer(user, user.institution):
         return None

@@ -9,7 +9,7 @@ or `state`.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
@@ -17,10 +17,15 @@ from pydantic import ConfigDict, Field, StrictStr
 
 from exchange.kernel.errors import NotFound
 from permissions.access import Need, access_channel
+from permissions.institutions.selectors import institution_get
 from permissions.membership import requests as access_requests
-from permissions.models import AccessRequest, Admission, Ban, Institution, User
+from permissions.membership import selectors
 from permissions.people.api import InstitutionOut, institution_schema, request_user
+from permissions.people.selectors import user_get
 from permissions.services import admission_remove, admission_set, ban_create, ban_remove
+
+if TYPE_CHECKING:
+    from permissions.models import AccessRequest, Admission, Institution, User
 
 router = Router(tags=["moderation"])
 
@@ -103,14 +108,14 @@ def _request_out(request: AccessRequest) -> RequestOut:
 
 
 def _institution(slug: str) -> Institution:
-    institution = Institution.objects.filter(slug=slug).first()
+    institution = institution_get(slug=slug)
     if institution is None:
         raise NotFound("No such institution.", field="institution")
     return institution
 
 
 def _user(username: str) -> User:
-    user = User.objects.filter(username=username).first()
+    user = user_get(username=username)
     if user is None:
         raise NotFound("No such user.", field="username")
     return user
@@ -126,10 +131,7 @@ def _user(username: str) -> User:
 )
 def admission_list(request: HttpRequest, slug: str) -> list[AdmissionOut]:
     channel = access_channel(request_user(request), slug, Need.MODERATE).channel
-    admissions = Admission.objects.filter(channel=channel).select_related(
-        "institution", "admitted_by"
-    )
-    return [_admission_out(a) for a in admissions.order_by("institution__name")]
+    return [_admission_out(a) for a in selectors.admission_list(channel=channel)]
 
 
 @router.post(
@@ -141,7 +143,7 @@ def admission_create(request: HttpRequest, slug: str, payload: AdmissionIn) -> S
     actor = request_user(request)
     channel = access_channel(actor, slug, Need.MODERATE).channel
     institution = _institution(payload.institution)
-    existed = Admission.objects.filter(channel=channel, institution=institution).exists()
+    existed = selectors.admission_exists(channel=channel, institution=institution)
     admission = admission_set(
         actor=actor, channel=channel, institution=institution, role=payload.role
     )
@@ -159,7 +161,7 @@ def admission_change(
     actor = request_user(request)
     channel = access_channel(actor, slug, Need.MODERATE).channel
     target = _institution(institution)
-    if not Admission.objects.filter(channel=channel, institution=target).exists():
+    if not selectors.admission_exists(channel=channel, institution=target):
         raise NotFound("That institution is not admitted to this channel.")
     return _admission_out(
         admission_set(actor=actor, channel=channel, institution=target, role=payload.role)
@@ -184,9 +186,6 @@ def admission_delete(request: HttpRequest, slug: str, institution: str) -> Statu
 @router.get("/channels/{slug}/bans", response=list[BanOut], summary="Users banned from a channel")
 def ban_list(request: HttpRequest, slug: str) -> list[BanOut]:
     channel = access_channel(request_user(request), slug, Need.MODERATE).channel
-    bans = Ban.objects.filter(channel=channel).select_related(
-        "user", "user__institution", "banned_by"
-    )
     return [
         BanOut(
             username=ban.user.username,
@@ -195,7 +194,7 @@ def ban_list(request: HttpRequest, slug: str) -> list[BanOut]:
             banned_by=ban.banned_by.username if ban.banned_by else None,
             created_at=ban.created_at,
         )
-        for ban in bans.order_by("created_at")
+        for ban in selectors.ban_list(channel=channel)
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
@@ -10,17 +11,20 @@ from pydantic import ConfigDict, Field, StrictInt, StrictStr
 
 from exchange.kernel.errors import NotAuthenticated, TwoFactorRequired
 from permissions.access import roles_held
-from permissions.models import Institution, User
+from permissions.people.selectors import api_token_list, user_from
 from permissions.services import token_issue, token_revoke
 from permissions.sign_in.two_factor import uses_two_factor, verified_device
+
+if TYPE_CHECKING:
+    from permissions.models import Institution, User
 
 router = Router(tags=["people"])
 
 
 def request_user(request: HttpRequest) -> User:
     """The authenticated user of an API request (ninja's auth has already run)."""
-    user = request.auth  # type: ignore[attr-defined]
-    if not isinstance(user, User):
+    user = user_from(candidate=request.auth)  # type: ignore[attr-defined]
+    if user is None:
         raise NotAuthenticated("Sign in or send a valid bearer token.")
     return user
 
@@ -102,7 +106,7 @@ def me(request: HttpRequest) -> MeOut:
 def token_list(request: HttpRequest) -> list[TokenOut]:
     return [
         TokenOut.model_validate(t, from_attributes=True)
-        for t in request_user(request).api_tokens.all()
+        for t in api_token_list(user=request_user(request))
     ]
 
 

@@ -5,7 +5,7 @@ permissions.sign_in.middleware sends a session that has only passed the password
 from __future__ import annotations
 
 from base64 import b32encode
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import segno
@@ -22,7 +22,7 @@ from django_otp import login as otp_login
 from django_otp.models import Device
 
 from exchange.kernel.errors import RateLimited, ServiceError
-from permissions.models import User
+from permissions.people.selectors import user_signed_in
 from permissions.sign_in.forms import CodeForm
 from permissions.sign_in.sessions import close_session_sockets, close_user_sockets
 from permissions.sign_in.two_factor import SessionState, session_state
@@ -31,6 +31,9 @@ from permissions.sign_in.two_factor_services import (
     totp_device_for_enrolment,
     totp_enrolment_confirm,
 )
+
+if TYPE_CHECKING:
+    from permissions.models import User
 
 
 def next_step_url(state: SessionState, next_url: str) -> str | None:
@@ -54,9 +57,7 @@ def _safe_next(request: HttpRequest) -> str:
 
 
 def _signed_in_user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # noqa: S101  (login_required guarantees it)
-    return user
+    return user_signed_in(request=request)
 
 
 def _verified(request: HttpRequest, device: Device) -> None:
