@@ -14,11 +14,12 @@ from pydantic import Field
 from channels_app.documents import selectors as document_selectors
 from channels_app.documents import services as document_services
 from channels_app.documents.fields import MAX_QUERY
+from channels_app.documents.schemas import DocumentDraft, DocumentEdit, VersionDraft
+from channels_app.evaluations.schemas import evaluation_value
 from channels_app.messages import selectors
 from channels_app.messages.api import AuthorOut, EvaluationChangeOut, EvaluationOut, InstitutionRef
 from channels_app.messages.payloads import document_payload, evaluation_change_payload
 from channels_app.messages.selectors import MAX_PAGE
-from channels_app.schemas import DocumentDraft, DocumentEdit, VersionDraft, evaluation_value
 from permissions.access import Need, access_channel
 from permissions.people.api import request_user
 

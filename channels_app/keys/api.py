@@ -8,8 +8,8 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
 from channels_app.keys import services as key_services
+from channels_app.keys.schemas import BackupIn, DeliveriesIn, EpochIn, IdentityKeyIn, b64
 from channels_app.models import Epoch
-from channels_app.schemas import BackupIn, DeliveriesIn, EpochIn, IdentityKeyIn, b64
 from exchange.kernel.errors import NotFound
 from permissions.access import Need, access_channel
 from permissions.people.api import request_user

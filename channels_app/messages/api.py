@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
+from channels_app.evaluations.schemas import evaluation_value
 from channels_app.keys.services import current_epoch
 from channels_app.messages import selectors, services
 from channels_app.messages.payloads import (
@@ -18,7 +19,7 @@ from channels_app.messages.payloads import (
     institution_ref,
     message_payload,
 )
-from channels_app.schemas import MessageDraft, MessageEdit, evaluation_value
+from channels_app.messages.schemas import MessageDraft, MessageEdit
 from permissions.access import Need, access_channel
 from permissions.people.api import request_user
 

@@ -7,18 +7,15 @@ from typing import Literal
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
-from pydantic import ConfigDict, Field, StrictBool, StrictStr
+from pydantic import Field, StrictBool, StrictStr
 
 from channels_app.models import Channel, Report
 from channels_app.reports import services as reports
 from exchange.kernel.errors import NotFound
+from exchange.kernel.schema import Strict
 from permissions.people.api import request_user
 
 router = Router(tags=["moderation"])
-
-
-class Strict(Schema):
-    model_config = ConfigDict(extra="forbid")
 
 
 class ReportIn(Strict):

@@ -25,22 +25,24 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from pydantic import BaseModel
 
+from channels_app.evaluations.schemas import evaluation_value
 from channels_app.keys import services as key_services
 from channels_app.messages import selectors, services
 from channels_app.messages.payloads import MessagePayload, message_payload
 from channels_app.models import Channel
 from channels_app.reports import services as reports
-from channels_app.schemas import (
+from channels_app.socket.frames import (
+    MAX_FRAME_BYTES,
     DeleteFrame,
     EditFrame,
+    FrameRefused,
     PingFrame,
     ReportFrame,
     SendFrame,
     SubscribeFrame,
     UnsubscribeFrame,
-    evaluation_value,
+    parse_frame,
 )
-from channels_app.socket.frames import MAX_FRAME_BYTES, FrameRefused, parse_frame
 from exchange.kernel import ratelimit
 from exchange.kernel.errors import NotAuthenticated, RateLimited, ServiceError, Unavailable
 from exchange.kernel.fanout import local_fanout

@@ -13,9 +13,10 @@ from typing import Literal
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
-from pydantic import ConfigDict, Field, StrictStr
+from pydantic import Field, StrictStr
 
 from exchange.kernel.errors import NotFound
+from exchange.kernel.schema import Strict
 from permissions.access import Need, access_channel
 from permissions.membership import requests as access_requests
 from permissions.models import AccessRequest, Admission, Ban, Institution, User
@@ -25,10 +26,6 @@ from permissions.services import admission_remove, admission_set, ban_create, ba
 router = Router(tags=["moderation"])
 
 Role = Literal["participant", "observer"]
-
-
-class Strict(Schema):
-    model_config = ConfigDict(extra="forbid")
 
 
 class AdmissionIn(Strict):
