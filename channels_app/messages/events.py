@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 
-from channels_app.messages.payloads import MessagePayload, message_payload
+from channels_app.messages.payloads import message_payload
+from channels_app.messages.schemas import MessageOut
 from channels_app.models import Message
 from exchange.kernel.realtime import channel_group, send_on_commit
 
 
-def _frame_text(frame_type: str, payload: MessagePayload) -> str:
+def _frame_text(frame_type: str, payload: MessageOut) -> str:
     return json.dumps({"type": frame_type, "message": payload}, separators=(",", ":"))
 
 

@@ -28,7 +28,8 @@ from pydantic import BaseModel
 from channels_app.evaluations.schemas import evaluation_value
 from channels_app.keys import services as key_services
 from channels_app.messages import selectors, services
-from channels_app.messages.payloads import MessagePayload, message_payload
+from channels_app.messages.payloads import message_payload
+from channels_app.messages.schemas import MessageOut
 from channels_app.models import Channel
 from channels_app.reports import services as reports
 from channels_app.socket.frames import (
@@ -274,7 +275,7 @@ class ChannelSocket(AsyncWebsocketConsumer):
     def _check_read(self, slug: str) -> ChannelAccess:
         return access_channel(self.user, slug, Need.READ)
 
-    def _backlog(self, access: ChannelAccess, after: int | None) -> list[MessagePayload]:
+    def _backlog(self, access: ChannelAccess, after: int | None) -> list[MessageOut]:
         messages = selectors.message_list(access, after=after, limit=selectors.MAX_PAGE)
         return [message_payload(m) for m in messages]
 
@@ -315,7 +316,7 @@ class ChannelSocket(AsyncWebsocketConsumer):
         message = await database_sync_to_async(self._edit)(frame)
         await self._done(frame, message=message)
 
-    def _edit(self, frame: EditFrame) -> MessagePayload:
+    def _edit(self, frame: EditFrame) -> MessageOut:
         return message_payload(
             services.message_edit(
                 actor=self._fresh_user(),
@@ -329,7 +330,7 @@ class ChannelSocket(AsyncWebsocketConsumer):
         message = await database_sync_to_async(self._delete)(frame)
         await self._done(frame, message=message)
 
-    def _delete(self, frame: DeleteFrame) -> MessagePayload:
+    def _delete(self, frame: DeleteFrame) -> MessageOut:
         return message_payload(
             services.message_delete(actor=self._fresh_user(), message_id=frame.message)
         )
