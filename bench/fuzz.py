@@ -122,7 +122,12 @@ TARGETS: dict[str, tuple[Callable[[], Callable[[bytes], None]], Callable[[], lis
 # Django and pydantic would take minutes and steer the fuzzer toward their code.
 INSTRUMENTED = {
     "age-header": ("channels_app.e2ee",),
-    "frame": ("channels_app.socket.frames", "channels_app.schemas", "exchange.kernel.json_input"),
+    "frame": (
+        "channels_app.socket.frames",
+        "channels_app.messages.schemas",
+        "channels_app.evaluations.schemas",
+        "exchange.kernel.json_input",
+    ),
 }
 
 

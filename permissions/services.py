@@ -23,6 +23,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 from audit.chain import record
 from exchange.kernel.errors import BadRequest, Conflict, Forbidden, NotFound
+from exchange.kernel.events import AccessChanged, TokenRevoked
 from exchange.kernel.realtime import (
     members_changed_on_commit,
     send_on_commit,
@@ -86,7 +87,7 @@ def _mark_epoch_stale(channel: Channel, *, actor: User | None, reason: str) -> N
 def _announce_access_change(channel: Channel, users: list[int]) -> None:
     """Tell every open socket of these users to re-check their access to `channel`."""
     for user_id in users:
-        send_on_commit(user_group(user_id), {"type": "access.changed", "channel_id": channel.pk})
+        send_on_commit(user_group(user_id), AccessChanged(channel_id=channel.pk))
 
 
 def institution_upsert(
@@ -210,7 +211,7 @@ def user_set_active(*, actor: User | None, user: User, active: bool) -> User:
             for token in user.api_tokens.filter(revoked_at__isnull=True):
                 token.revoked_at = timezone.now()
                 token.save(update_fields=["revoked_at"])
-            send_on_commit(user_group(user.pk), {"type": "access.changed", "channel_id": None})
+            send_on_commit(user_group(user.pk), AccessChanged(channel_id=None))
     return user
 
 
@@ -439,4 +440,4 @@ def token_revoke(*, user: User, token_id: int) -> None:
             raise NotFound("No such active token.")
         record(action="token.revoked", actor=user, target=f"token:{token_id}")
     # Sockets opened with the token close at once, not at their next reconnect.
-    send_on_commit(token_group(token_id), {"type": "token.revoked"})
+    send_on_commit(token_group(token_id), TokenRevoked())

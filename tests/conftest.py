@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from channels_app.models import Channel
+from channels_app.socket.server_frames import check_server_frame
 from exchange.kernel import ratelimit
 from permissions.models import Institution, User
 from tests import factories
@@ -55,6 +57,21 @@ def world(db: None) -> World:
         observer=factories.make_user("oscar", institution=observers),
         outsider=factories.make_user("ursula", institution=outsiders),
     )
+
+
+@pytest.fixture(autouse=True)
+def _frames_match_their_definitions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every JSON frame a test receives from the socket is checked, strictly, against its
+    definition in channels_app.socket.server_frames (as Zulip checks its events against
+    its schema): a frame that drifts from it fails the test that received it."""
+    receive_json_from = WebsocketCommunicator.receive_json_from
+
+    async def checked(self: WebsocketCommunicator, timeout: float = 1) -> Any:
+        frame = await receive_json_from(self, timeout)
+        check_server_frame(frame)
+        return frame
+
+    monkeypatch.setattr(WebsocketCommunicator, "receive_json_from", checked)
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from channels_app.attachments import services as attachment_services
-from channels_app.schemas import b64
+from channels_app.keys.schemas import b64
 from exchange.kernel.ratelimit import ApiWriteThrottle, UploadThrottle
 from permissions.access import attachment_by_id
 from permissions.people.api import request_user

@@ -14,47 +14,17 @@ from pydantic import Field
 from channels_app.documents import selectors as document_selectors
 from channels_app.documents import services as document_services
 from channels_app.documents.fields import MAX_QUERY
+from channels_app.documents.payloads import document_payload
+from channels_app.documents.schemas import DocumentDraft, DocumentEdit, DocumentOut, VersionDraft
+from channels_app.evaluations.schemas import evaluation_value
 from channels_app.messages import selectors
-from channels_app.messages.api import AuthorOut, EvaluationChangeOut, EvaluationOut, InstitutionRef
-from channels_app.messages.payloads import document_payload, evaluation_change_payload
+from channels_app.messages.payloads import evaluation_change_payload
+from channels_app.messages.schemas import EvaluationChangeOut
 from channels_app.messages.selectors import MAX_PAGE
-from channels_app.schemas import DocumentDraft, DocumentEdit, VersionDraft, evaluation_value
 from permissions.access import Need, access_channel, document_by_id
 from permissions.people.api import request_user
 
 router = Router(tags=["documents"])
-
-
-class VersionAttachmentOut(Schema):
-    id: int
-    size: int
-    sha256: str
-    epoch: int
-
-
-class VersionOut(Schema):
-    number: int
-    attachment: VersionAttachmentOut
-    author: AuthorOut
-    note: str
-    created_at: str
-
-
-class DocumentOut(Schema):
-    id: int
-    channel: str
-    title: str
-    summary: str = Field(description="Markdown source")
-    summary_html: str = Field(description="The summary rendered and sanitised by the server")
-    tags: list[str]
-    language: str = Field(description="ISO 639-1")
-    institution: InstitutionRef | None
-    handling_code: str
-    author: AuthorOut
-    created_at: str
-    updated_at: str
-    evaluation: EvaluationOut | None
-    versions: list[VersionOut] = Field(description="Oldest first; each an encrypted attachment")
 
 
 class DocumentQuery(Schema):
@@ -76,7 +46,7 @@ class DocumentQuery(Schema):
 )
 def document_list(
     request: HttpRequest, slug: str, filters: Query[DocumentQuery]
-) -> list[dict[str, object]]:
+) -> list[DocumentOut]:
     access = access_channel(request_user(request), slug, Need.READ)
     documents = document_selectors.document_list(
         access,
@@ -90,7 +60,7 @@ def document_list(
         before=filters.before,
         limit=filters.limit,
     )
-    return [dict(document_payload(d)) for d in documents]
+    return [document_payload(d) for d in documents]
 
 
 @router.post(
@@ -98,9 +68,7 @@ def document_list(
     response={201: DocumentOut},
     summary="Add a document with its first version (an attachment uploaded beforehand)",
 )
-def document_create(
-    request: HttpRequest, slug: str, payload: DocumentDraft
-) -> Status[dict[str, object]]:
+def document_create(request: HttpRequest, slug: str, payload: DocumentDraft) -> Status[DocumentOut]:
     document = document_services.document_add(
         actor=request_user(request),
         channel_slug=slug,
@@ -113,13 +81,13 @@ def document_create(
         note=payload.note,
         evaluation=evaluation_value(payload.evaluation),
     )
-    return Status(201, dict(document_payload(document)))
+    return Status(201, document_payload(document))
 
 
 @router.get("/documents/{document_id}", response=DocumentOut, summary="One document")
-def document_detail(request: HttpRequest, document_id: int) -> dict[str, object]:
+def document_detail(request: HttpRequest, document_id: int) -> DocumentOut:
     document, _ = document_by_id(request_user(request), document_id)
-    return dict(document_payload(document_selectors.document_get(document.pk)))
+    return document_payload(document_selectors.document_get(document.pk))
 
 
 @router.patch(
@@ -127,9 +95,7 @@ def document_detail(request: HttpRequest, document_id: int) -> dict[str, object]
     response=DocumentOut,
     summary="The author changes the title, summary, tags or evaluation (null withdraws it)",
 )
-def document_update(
-    request: HttpRequest, document_id: int, payload: DocumentEdit
-) -> dict[str, object]:
+def document_update(request: HttpRequest, document_id: int, payload: DocumentEdit) -> DocumentOut:
     document = document_services.document_change(
         actor=request_user(request),
         document_id=document_id,
@@ -138,7 +104,7 @@ def document_update(
         tags=payload.tags,
         evaluation=payload.evaluation_change(),
     )
-    return dict(document_payload(document))
+    return document_payload(document)
 
 
 @router.post(
@@ -148,14 +114,14 @@ def document_update(
 )
 def version_create(
     request: HttpRequest, document_id: int, payload: VersionDraft
-) -> Status[dict[str, object]]:
+) -> Status[DocumentOut]:
     document = document_services.document_version_add(
         actor=request_user(request),
         document_id=document_id,
         attachment=payload.attachment,
         note=payload.note,
     )
-    return Status(201, dict(document_payload(document)))
+    return Status(201, document_payload(document))
 
 
 @router.get(
@@ -163,7 +129,7 @@ def version_create(
     response=list[EvaluationChangeOut],
     summary="Every setting of a document's evaluation, oldest first",
 )
-def document_evaluation_list(request: HttpRequest, document_id: int) -> list[dict[str, object]]:
+def document_evaluation_list(request: HttpRequest, document_id: int) -> list[EvaluationChangeOut]:
     document, _ = document_by_id(request_user(request), document_id)
     changes = selectors.evaluation_history(document_id=document.pk)
-    return [dict(evaluation_change_payload(c)) for c in changes]
+    return [evaluation_change_payload(c) for c in changes]

@@ -10,7 +10,7 @@ from ninja import Router, Schema, Status
 
 from channels_app.keys import selectors as key_selectors
 from channels_app.keys import services as key_services
-from channels_app.schemas import BackupIn, DeliveriesIn, EpochIn, IdentityKeyIn, b64
+from channels_app.keys.schemas import BackupIn, DeliveriesIn, EpochIn, IdentityKeyIn, b64
 from exchange.kernel.errors import NotFound
 from permissions.access import Need, access_channel
 from permissions.people.api import request_user

@@ -19,6 +19,7 @@ from channels_app.keys.selectors import current_epoch
 from channels_app.messages.selectors import current_keys
 from channels_app.models import Channel, Epoch, HistoryVisibility, IdentityKey, KeyBackup, KeyShare
 from exchange.kernel.errors import BadRequest, Conflict, Forbidden, NotFound
+from exchange.kernel.events import EpochNew, ShareAvailable
 from exchange.kernel.realtime import (
     channel_group,
     members_changed_on_commit,
@@ -189,7 +190,7 @@ def epoch_create(
             )
             send_on_commit(
                 channel_group(channel.pk),
-                {"type": "epoch.new", "channel_id": channel.pk, "epoch": number},
+                EpochNew(channel_id=channel.pk, epoch=number),
             )
             for user_id in users.values():
                 _announce_share(user_id, channel, number)
@@ -201,12 +202,7 @@ def epoch_create(
 def _announce_share(user_id: int, channel: Channel, number: int) -> None:
     send_on_commit(
         user_group(user_id),
-        {
-            "type": "share.available",
-            "channel_id": channel.pk,
-            "slug": channel.slug,
-            "epoch": number,
-        },
+        ShareAvailable(channel_id=channel.pk, slug=channel.slug, epoch=number),
     )
 
 

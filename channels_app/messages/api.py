@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
+from channels_app.evaluations.schemas import evaluation_value
 from channels_app.keys.selectors import current_epoch
 from channels_app.messages import selectors, services
 from channels_app.messages.payloads import (
@@ -18,17 +19,17 @@ from channels_app.messages.payloads import (
     institution_ref,
     message_payload,
 )
-from channels_app.schemas import MessageDraft, MessageEdit, evaluation_value
+from channels_app.messages.schemas import (
+    EvaluationChangeOut,
+    InstitutionRef,
+    MessageDraft,
+    MessageEdit,
+    MessageOut,
+)
 from permissions.access import Need, access_channel, message_by_id
 from permissions.people.api import request_user
 
 router = Router(tags=["channels"])
-
-
-class InstitutionRef(Schema):
-    slug: str
-    name: str
-    country: str
 
 
 class ChannelOut(Schema):
@@ -50,48 +51,6 @@ class ChannelDetailOut(ChannelOut):
     epoch: int | None = Field(description="The current epoch number; null before the first")
     epoch_stale: bool = Field(description="True while the current epoch awaits rotation")
     last_seq: int
-
-
-class AuthorOut(Schema):
-    username: str
-    display_name: str
-    institution: InstitutionRef | None
-
-
-class AttachmentRef(Schema):
-    id: int
-    size: int
-    epoch: int
-
-
-class EvaluationOut(Schema):
-    source_reliability: str = Field(description="A, B, C or X")
-    information_assessment: int = Field(description="1 to 4")
-
-
-class EvaluationChangeOut(Schema):
-    source_reliability: str | None = Field(description="null (with the other): withdrawn")
-    information_assessment: int | None
-    changed_by: AuthorOut
-    changed_at: str
-
-
-class MessageOut(Schema):
-    id: int
-    seq: int
-    channel: str
-    author: AuthorOut
-    body: str
-    html: str
-    parent: int | None
-    attachments: list[AttachmentRef]
-    handling_code: str
-    created_at: str
-    edited_at: str | None
-    deleted: bool
-    evaluation: EvaluationOut | None = Field(
-        description="The 4x4 evaluation (SPEC §2), or null: source reliability and assessment"
-    )
 
 
 class MemberOut(Schema):
@@ -147,14 +106,12 @@ def channel_detail(request: HttpRequest, slug: str) -> dict[str, object]:
 @router.get(
     "/channels/{slug}/messages", response=list[MessageOut], summary="Messages, ascending by id"
 )
-def message_list(
-    request: HttpRequest, slug: str, page: Query[MessagePage]
-) -> list[dict[str, object]]:
+def message_list(request: HttpRequest, slug: str, page: Query[MessagePage]) -> list[MessageOut]:
     access = access_channel(request_user(request), slug, Need.READ)
     messages = selectors.message_list(
         access, after=page.after, before=page.before, limit=page.limit
     )
-    return [dict(message_payload(m)) for m in messages]
+    return [message_payload(m) for m in messages]
 
 
 @router.post(
@@ -162,9 +119,7 @@ def message_list(
     response={200: MessageOut, 201: MessageOut},
     summary="Post a message (idempotent per client_id)",
 )
-def message_create(
-    request: HttpRequest, slug: str, payload: MessageDraft
-) -> Status[dict[str, object]]:
+def message_create(request: HttpRequest, slug: str, payload: MessageDraft) -> Status[MessageOut]:
     message, created = services.message_send(
         actor=request_user(request),
         channel_slug=slug,
@@ -175,7 +130,7 @@ def message_create(
         handling_code=payload.handling_code,
         evaluation=evaluation_value(payload.evaluation),
     )
-    return Status(201 if created else 200, dict(message_payload(message)))
+    return Status(201 if created else 200, message_payload(message))
 
 
 @router.patch(
@@ -183,16 +138,14 @@ def message_create(
     response=MessageOut,
     summary="Edit one's own message: its body, its evaluation (null withdraws it), or both",
 )
-def message_update(
-    request: HttpRequest, message_id: int, payload: MessageEdit
-) -> dict[str, object]:
+def message_update(request: HttpRequest, message_id: int, payload: MessageEdit) -> MessageOut:
     message = services.message_edit(
         actor=request_user(request),
         message_id=message_id,
         body=payload.body,
         evaluation=payload.evaluation_change(),
     )
-    return dict(message_payload(message))
+    return message_payload(message)
 
 
 @router.get(
@@ -200,12 +153,10 @@ def message_update(
     response=list[EvaluationChangeOut],
     summary="Every setting of a message's evaluation, oldest first",
 )
-def evaluation_list(request: HttpRequest, message_id: int) -> list[dict[str, object]]:
+def evaluation_list(request: HttpRequest, message_id: int) -> list[EvaluationChangeOut]:
     message, _ = message_by_id(request_user(request), message_id)
-    return [
-        dict(evaluation_change_payload(c))
-        for c in selectors.evaluation_history(message_id=message.pk)
-    ]
+    changes = selectors.evaluation_history(message_id=message.pk)
+    return [evaluation_change_payload(c) for c in changes]
 
 
 @router.delete(
@@ -213,9 +164,9 @@ def evaluation_list(request: HttpRequest, message_id: int) -> list[dict[str, obj
     response=MessageOut,
     summary="Delete a message (author or moderator); a tombstone stays",
 )
-def message_remove(request: HttpRequest, message_id: int) -> dict[str, object]:
+def message_remove(request: HttpRequest, message_id: int) -> MessageOut:
     message = services.message_delete(actor=request_user(request), message_id=message_id)
-    return dict(message_payload(message))
+    return message_payload(message)
 
 
 @router.get(

@@ -1,105 +1,39 @@
-"""The message object of SPEC §4, built in one place for the API and the socket alike."""
+"""The message object of SPEC §4, built in one place for the API and the socket alike.
+
+The shapes are defined once, in channels_app.messages.schemas; these builders fill them
+from loaded models. Authors, institutions and evaluations appear the same way beside
+documents too (channels_app.documents.payloads).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TypedDict
 
 from channels_app.evaluations.pair import evaluation_now
+from channels_app.messages.schemas import (
+    AuthorOut,
+    EvaluationChangeOut,
+    EvaluationOut,
+    InstitutionRef,
+    MessageOut,
+)
 from channels_app.models import Document, EvaluationChange, Message
 from permissions.models import Institution, User
 
 
-class InstitutionPayload(TypedDict):
-    slug: str
-    name: str
-    country: str
-
-
-class AuthorPayload(TypedDict):
-    username: str
-    display_name: str
-    institution: InstitutionPayload | None
-
-
-class AttachmentPayload(TypedDict):
-    id: int
-    size: int
-    epoch: int
-
-
-class EvaluationPayload(TypedDict):
-    source_reliability: str
-    information_assessment: int
-
-
-class MessagePayload(TypedDict):
-    id: int
-    seq: int
-    channel: str
-    author: AuthorPayload
-    body: str
-    html: str
-    parent: int | None
-    attachments: list[AttachmentPayload]
-    handling_code: str
-    created_at: str
-    edited_at: str | None
-    deleted: bool
-    evaluation: EvaluationPayload | None
-
-
-class VersionAttachmentPayload(TypedDict):
-    id: int
-    size: int
-    sha256: str
-    epoch: int
-
-
-class VersionPayload(TypedDict):
-    number: int
-    attachment: VersionAttachmentPayload
-    author: AuthorPayload
-    note: str
-    created_at: str
-
-
-class DocumentPayload(TypedDict):
-    id: int
-    channel: str
-    title: str
-    summary: str
-    summary_html: str
-    tags: list[str]
-    language: str
-    institution: InstitutionPayload | None
-    handling_code: str
-    author: AuthorPayload
-    created_at: str
-    updated_at: str
-    evaluation: EvaluationPayload | None
-    versions: list[VersionPayload]
-
-
-class EvaluationChangePayload(TypedDict):
-    source_reliability: str | None
-    information_assessment: int | None
-    changed_by: AuthorPayload
-    changed_at: str
-
-
-def institution_ref(institution: Institution | None) -> InstitutionPayload | None:
+def institution_ref(institution: Institution | None) -> InstitutionRef | None:
     """How an institution appears beside content: in messages, members and the catalogue."""
     if institution is None:
         return None
     return {"slug": institution.slug, "name": institution.name, "country": str(institution.country)}
 
 
-def _iso(moment: datetime | None) -> str | None:
+def iso_time(moment: datetime | None) -> str | None:
+    """A timestamp as the API writes it: ISO 8601, UTC as `Z`."""
     return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
-def author_ref(user: User) -> AuthorPayload:
+def author_ref(user: User) -> AuthorOut:
     """How a person appears beside what they wrote or changed."""
     return {
         "username": user.username,
@@ -108,7 +42,7 @@ def author_ref(user: User) -> AuthorPayload:
     }
 
 
-def evaluation_payload(message: Message | Document) -> EvaluationPayload | None:
+def evaluation_payload(message: Message | Document) -> EvaluationOut | None:
     """The evaluation a message (none on a tombstone) or a document carries now."""
     value = None if getattr(message, "deleted_at", None) else evaluation_now(message)
     if value is None:
@@ -119,17 +53,17 @@ def evaluation_payload(message: Message | Document) -> EvaluationPayload | None:
     }
 
 
-def evaluation_change_payload(change: EvaluationChange) -> EvaluationChangePayload:
+def evaluation_change_payload(change: EvaluationChange) -> EvaluationChangeOut:
     """One entry of a message's evaluation history; both halves null: withdrawn."""
     return {
         "source_reliability": change.source_reliability or None,
         "information_assessment": change.information_assessment,
         "changed_by": author_ref(change.changed_by),
-        "changed_at": _iso(change.changed_at) or "",
+        "changed_at": iso_time(change.changed_at) or "",
     }
 
 
-def message_payload(message: Message, *, channel_slug: str | None = None) -> MessagePayload:
+def message_payload(message: Message, *, channel_slug: str | None = None) -> MessageOut:
     """Serialise one message. Expects author, author.institution and channel loaded.
 
     A deleted message is a tombstone: its id, seq and place in a thread stay, its body
@@ -148,42 +82,8 @@ def message_payload(message: Message, *, channel_slug: str | None = None) -> Mes
             for a in (message.attachments.all() if not message.deleted_at else [])
         ],
         "handling_code": message.handling_code,
-        "created_at": _iso(message.created_at) or "",
-        "edited_at": _iso(message.edited_at),
+        "created_at": iso_time(message.created_at) or "",
+        "edited_at": iso_time(message.edited_at),
         "deleted": message.deleted_at is not None,
         "evaluation": evaluation_payload(message),
-    }
-
-
-def document_payload(document: Document) -> DocumentPayload:
-    """Serialise one document. Expects what document_selectors.with_document_related loads."""
-    return {
-        "id": document.pk,
-        "channel": document.channel.slug,
-        "title": document.title,
-        "summary": document.summary,
-        "summary_html": document.summary_html,
-        "tags": sorted(t.name for t in document.tags.all()),
-        "language": document.language,
-        "institution": institution_ref(document.institution),
-        "handling_code": document.handling_code,
-        "author": author_ref(document.author),
-        "created_at": _iso(document.created_at) or "",
-        "updated_at": _iso(document.updated_at) or "",
-        "evaluation": evaluation_payload(document),
-        "versions": [
-            {
-                "number": v.number,
-                "attachment": {
-                    "id": v.attachment.pk,
-                    "size": v.attachment.size,
-                    "sha256": v.attachment.sha256,
-                    "epoch": v.attachment.epoch.number,
-                },
-                "author": author_ref(v.author),
-                "note": v.note,
-                "created_at": _iso(v.created_at) or "",
-            }
-            for v in document.versions.all()
-        ],
     }

@@ -26,9 +26,9 @@ from channels_app.evaluations.pair import (
 )
 from channels_app.messages.events import message_event_on_commit
 from channels_app.messages.markdown import render_markdown
+from channels_app.messages.schemas import MAX_BODY
 from channels_app.messages.selectors import with_related
 from channels_app.models import Attachment, Channel, EvaluationChange, HandlingCode, Message
-from channels_app.schemas import MAX_BODY
 from exchange.kernel.errors import BadRequest, Conflict, Forbidden
 from permissions.access import (
     ChannelAccess,

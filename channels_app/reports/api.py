@@ -7,22 +7,19 @@ from typing import TYPE_CHECKING, Literal
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
-from pydantic import ConfigDict, Field, StrictBool, StrictStr
+from pydantic import Field, StrictBool, StrictStr
 
 from channels_app.messages.selectors import channel_get
 from channels_app.reports import selectors as report_selectors
 from channels_app.reports import services as reports
 from exchange.kernel.errors import NotFound
+from exchange.kernel.schema import Strict
 from permissions.people.api import request_user
 
 if TYPE_CHECKING:
     from channels_app.models import Report
 
 router = Router(tags=["moderation"])
-
-
-class Strict(Schema):
-    model_config = ConfigDict(extra="forbid")
 
 
 class ReportIn(Strict):

@@ -4,8 +4,10 @@ The consumer parses frames and forwards them to services and selectors; it decid
 access itself. Every frame reloads the user and asks permissions.access afresh, so a
 deactivation or removal is seen by the next frame even if an event was lost.
 
-Two costs are avoided on the hot path of a broadcast: the frame arrives already
-encoded (channels_app.messages.events) and is forwarded as it is, and `dispatch` does not hop to
+Layer events arrive as the typed classes of exchange.kernel.events, and every frame sent
+is one of channels_app.socket.server_frames. Two costs are avoided on the hot path of a
+broadcast: the frame arrives already encoded (channels_app.messages.events) and is
+forwarded as it is, and `dispatch` does not hop to
 a worker thread to close database connections, because every ORM call here already
 runs inside `database_sync_to_async`, which closes them before and after.
 """
@@ -25,24 +27,51 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from pydantic import BaseModel
 
+from channels_app.evaluations.schemas import evaluation_value
 from channels_app.keys import services as key_services
 from channels_app.messages import selectors, services
-from channels_app.messages.payloads import MessagePayload, message_payload
+from channels_app.messages.payloads import message_payload
+from channels_app.messages.schemas import MessageOut
 from channels_app.reports import services as reports
-from channels_app.schemas import (
+from channels_app.socket.frames import (
+    MAX_FRAME_BYTES,
     DeleteFrame,
     EditFrame,
+    FrameRefused,
     PingFrame,
     ReportFrame,
     SendFrame,
     SubscribeFrame,
     UnsubscribeFrame,
-    evaluation_value,
+    parse_frame,
 )
-from channels_app.socket.frames import MAX_FRAME_BYTES, FrameRefused, parse_frame
 from channels_app.socket.selectors import channel_access_recheck
+from channels_app.socket.server_frames import (
+    ChannelRevokedFrame,
+    ChannelRoleFrame,
+    DoneFrame,
+    EpochNewFrame,
+    ErrorFrame,
+    MessageAckFrame,
+    PongFrame,
+    ServerFrame,
+    ShareAvailableFrame,
+    SharesPendingFrame,
+    SubscribedFrame,
+    UnsubscribedFrame,
+)
 from exchange.kernel import ratelimit
 from exchange.kernel.errors import NotAuthenticated, RateLimited, ServiceError, Unavailable
+from exchange.kernel.events import (
+    AccessChanged,
+    BroadcastFrame,
+    EpochNew,
+    LayerEvent,
+    MembersChanged,
+    SessionEnded,
+    ShareAvailable,
+    TokenRevoked,
+)
 from exchange.kernel.fanout import local_fanout
 from exchange.kernel.realtime import attach_to_running_loop, token_group, user_group
 from permissions.access import ChannelAccess, Need, access_channel
@@ -70,7 +99,7 @@ class Subscription:
     # order, and the older one must still be delivered.
     watermark: int = 0
     # Broadcasts that arrive while the backlog is read, held until `subscribed` is sent.
-    held: list[dict[str, Any]] | None = field(default_factory=list)
+    held: list[BroadcastFrame] | None = field(default_factory=list)
     # (admission role, is moderator) as last told to the client, to announce a change.
     role: tuple[str | None, bool] | None = None
 
@@ -107,7 +136,7 @@ class ChannelSocket(AsyncWebsocketConsumer):
     # database on every frame by permissions.access.access_channel.
     user: User
     subscriptions: dict[int, Subscription]
-    held_during_send: list[dict[str, Any]] | None = None
+    held_during_send: list[BroadcastFrame] | None = None
     # Set once the socket holds one of its user's MAX_SOCKETS_PER_USER slots.
     holds_slot = False
     slot_keeper: asyncio.Task[None] | None = None
@@ -165,12 +194,15 @@ class ChannelSocket(AsyncWebsocketConsumer):
             await self._drop(channel_id)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' own `websocket.*` messages reach their handlers as they are; the
+        layer events of exchange.kernel.events reach theirs parsed."""
         handler = getattr(self, message["type"].replace(".", "_"), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
+        event = LayerEvent.parse(message)
+        await handler(message if event is None else event)
 
-    async def send_json(self, frame: dict[str, Any]) -> None:
+    async def send_json(self, frame: ServerFrame) -> None:
         await self.send(text_data=json.dumps(frame, separators=(",", ":")))
 
     # --- frames from the client ----------------------------------------------------
@@ -228,7 +260,7 @@ class ChannelSocket(AsyncWebsocketConsumer):
     async def send_error(
         self, exc: ServiceError, *, ref: str | None = None, channel: str | None = None
     ) -> None:
-        frame: dict[str, Any] = {"type": "error", "code": exc.code, "message": exc.message}
+        frame: ErrorFrame = {"type": "error", "code": exc.code, "message": exc.message}
         if ref:
             frame["ref"] = ref
         if channel:
@@ -240,7 +272,8 @@ class ChannelSocket(AsyncWebsocketConsumer):
         await self.send_json(frame)
 
     async def on_ping(self, frame: PingFrame) -> None:
-        await self.send_json({"type": "pong"})
+        pong: PongFrame = {"type": "pong"}
+        await self.send_json(pong)
 
     async def on_subscribe(self, frame: SubscribeFrame) -> None:
         """Send the backlog, then live messages; and `shares.pending` at once if this user
@@ -262,17 +295,22 @@ class ChannelSocket(AsyncWebsocketConsumer):
         await local_fanout().subscribe(channel_id, self)
         backlog = await database_sync_to_async(self._backlog)(access, frame.after)
         subscription.watermark = backlog[-1]["id"] if backlog else frame.after or 0
-        await self.send_json({"type": "subscribed", "channel": frame.channel, "messages": backlog})
+        subscribed: SubscribedFrame = {
+            "type": "subscribed",
+            "channel": frame.channel,
+            "messages": backlog,
+        }
+        await self.send_json(subscribed)
         held, subscription.held = subscription.held or [], None
         for event in held:
             await self.broadcast_frame(event)
         if await database_sync_to_async(self._can_deliver)(channel_id):
-            await self.send_json({"type": "shares.pending", "channel": frame.channel})
+            await self._shares_pending(frame.channel)
 
     def _check_read(self, slug: str) -> ChannelAccess:
         return access_channel(self.user, slug, Need.READ)
 
-    def _backlog(self, access: ChannelAccess, after: int | None) -> list[MessagePayload]:
+    def _backlog(self, access: ChannelAccess, after: int | None) -> list[MessageOut]:
         messages = selectors.message_list(access, after=after, limit=selectors.MAX_PAGE)
         return [message_payload(m) for m in messages]
 
@@ -280,7 +318,8 @@ class ChannelSocket(AsyncWebsocketConsumer):
         for channel_id, sub in list(self.subscriptions.items()):
             if sub.slug == frame.channel:
                 await self._drop(channel_id)
-        await self.send_json({"type": "unsubscribed", "channel": frame.channel})
+        unsubscribed: UnsubscribedFrame = {"type": "unsubscribed", "channel": frame.channel}
+        await self.send_json(unsubscribed)
 
     async def on_message_send(self, frame: SendFrame) -> None:
         # Broadcasts reach this socket from the process's fan-out task, concurrently with
@@ -288,15 +327,18 @@ class ChannelSocket(AsyncWebsocketConsumer):
         self.held_during_send = []
         try:
             message, _ = await database_sync_to_async(self._send)(frame)
-            await self.send_json(
-                {"type": "message.ack", "client_id": str(frame.client_id), "message": message}
-            )
+            ack: MessageAckFrame = {
+                "type": "message.ack",
+                "client_id": str(frame.client_id),
+                "message": message,
+            }
+            await self.send_json(ack)
         finally:
             held, self.held_during_send = self.held_during_send, None
             for event in held:
                 await self.broadcast_frame(event)
 
-    def _send(self, frame: SendFrame) -> tuple[Any, bool]:
+    def _send(self, frame: SendFrame) -> tuple[MessageOut, bool]:
         message, created = services.message_send(
             actor=self.user,
             channel_slug=frame.channel,
@@ -313,7 +355,7 @@ class ChannelSocket(AsyncWebsocketConsumer):
         message = await database_sync_to_async(self._edit)(frame)
         await self._done(frame, message=message)
 
-    def _edit(self, frame: EditFrame) -> MessagePayload:
+    def _edit(self, frame: EditFrame) -> MessageOut:
         return message_payload(
             services.message_edit(
                 actor=self._fresh_user(),
@@ -327,7 +369,7 @@ class ChannelSocket(AsyncWebsocketConsumer):
         message = await database_sync_to_async(self._delete)(frame)
         await self._done(frame, message=message)
 
-    def _delete(self, frame: DeleteFrame) -> MessagePayload:
+    def _delete(self, frame: DeleteFrame) -> MessageOut:
         return message_payload(
             services.message_delete(actor=self._fresh_user(), message_id=frame.message)
         )
@@ -346,17 +388,27 @@ class ChannelSocket(AsyncWebsocketConsumer):
         the ORM (`channel_access` reads the institution from the user object)."""
         return _load_user(self.user_id)
 
-    async def _done(self, frame: EditFrame | DeleteFrame | ReportFrame, **result: Any) -> None:
+    async def _done(
+        self,
+        frame: EditFrame | DeleteFrame | ReportFrame,
+        *,
+        message: MessageOut | None = None,
+        report: int | None = None,
+    ) -> None:
         """Answer a frame about one message: `done`, naming the frame and echoing `ref`."""
-        answer: dict[str, Any] = {"type": "done", "of": frame.type, **result}
+        answer: DoneFrame = {"type": "done", "of": frame.type}
+        if message is not None:
+            answer["message"] = message
+        if report is not None:
+            answer["report"] = report
         if frame.ref is not None:
             answer["ref"] = frame.ref
         await self.send_json(answer)
 
     # --- events from the channel layer ---------------------------------------------
 
-    async def broadcast_frame(self, event: dict[str, Any]) -> None:
-        sub = self.subscriptions.get(event["channel_id"])
+    async def broadcast_frame(self, event: BroadcastFrame) -> None:
+        sub = self.subscriptions.get(event.channel_id)
         if sub is None:
             return  # unsubscribed or revoked while the event was in flight
         if sub.held is not None:
@@ -365,19 +417,19 @@ class ChannelSocket(AsyncWebsocketConsumer):
         if self.held_during_send is not None:
             self.held_during_send.append(event)
             return
-        message_id = event.get("message_id")
+        message_id = event.message_id
         if message_id is not None and message_id <= sub.watermark:
             return  # already in the subscribe backlog
-        await self.send(text_data=event["text"])
+        await self.send(text_data=event.text)
 
-    async def access_changed(self, event: dict[str, Any]) -> None:
+    async def access_changed(self, event: AccessChanged) -> None:
         """Re-check access after an admission, ban or deactivation touched this user.
 
         A subscription the user lost ends with `channel.revoked`; one they keep with a
         changed role (say, a downgrade to observer) gets `channel.role`, so the client
         stops offering what the server would now refuse.
         """
-        changed = event.get("channel_id")
+        changed = event.channel_id
         targets = [changed] if changed is not None else list(self.subscriptions)
         lost, kept = await database_sync_to_async(self._recheck)(
             [t for t in targets if t in self.subscriptions]
@@ -385,19 +437,19 @@ class ChannelSocket(AsyncWebsocketConsumer):
         for channel_id in lost:
             slug = self.subscriptions[channel_id].slug
             await self._drop(channel_id)
-            await self.send_json({"type": "channel.revoked", "channel": slug})
+            revoked: ChannelRevokedFrame = {"type": "channel.revoked", "channel": slug}
+            await self.send_json(revoked)
         for channel_id, access in kept.items():
             subscription = self.subscriptions[channel_id]
             role = (access.role, access.is_moderator)
             if subscription.role is not None and subscription.role != role:
-                await self.send_json(
-                    {
-                        "type": "channel.role",
-                        "channel": subscription.slug,
-                        "role": access.role,
-                        "is_moderator": access.is_moderator,
-                    }
-                )
+                changed_role: ChannelRoleFrame = {
+                    "type": "channel.role",
+                    "channel": subscription.slug,
+                    "role": access.role,
+                    "is_moderator": access.is_moderator,
+                }
+                await self.send_json(changed_role)
             subscription.role = role
         if changed is None and not await database_sync_to_async(self._still_active)():
             await self.close(code=4401)
@@ -405,33 +457,39 @@ class ChannelSocket(AsyncWebsocketConsumer):
     def _recheck(self, channel_ids: list[int]) -> tuple[list[int], dict[int, ChannelAccess]]:
         return channel_access_recheck(user_id=self.user_id, channel_ids=channel_ids)
 
-    async def token_revoked(self, event: dict[str, Any]) -> None:
+    async def token_revoked(self, event: TokenRevoked) -> None:
         """The bearer token this socket was opened with was revoked."""
         await self.close(code=4401)
 
-    async def session_ended(self, event: dict[str, Any]) -> None:
+    async def session_ended(self, event: SessionEnded) -> None:
         """The session this socket was opened with ended (sign-out, absolute lifetime), or
         the user's password changed: close at once (permissions.sign_in.sessions, ws_auth)."""
         await self.close(code=4401)
 
-    async def epoch_new(self, event: dict[str, Any]) -> None:
-        sub = self.subscriptions.get(event["channel_id"])
+    async def epoch_new(self, event: EpochNew) -> None:
+        sub = self.subscriptions.get(event.channel_id)
         if sub is not None:
-            await self.send_json(
-                {"type": "epoch.new", "channel": sub.slug, "epoch": event["epoch"]}
-            )
+            frame: EpochNewFrame = {"type": "epoch.new", "channel": sub.slug, "epoch": event.epoch}
+            await self.send_json(frame)
 
-    async def share_available(self, event: dict[str, Any]) -> None:
-        await self.send_json(
-            {"type": "share.available", "channel": event["slug"], "epoch": event["epoch"]}
-        )
+    async def share_available(self, event: ShareAvailable) -> None:
+        frame: ShareAvailableFrame = {
+            "type": "share.available",
+            "channel": event.slug,
+            "epoch": event.epoch,
+        }
+        await self.send_json(frame)
 
-    async def members_changed(self, event: dict[str, Any]) -> None:
+    async def members_changed(self, event: MembersChanged) -> None:
         """Someone joined, left or registered a key: if this socket's user holds the current
         channel key and members wait for it, ask the client to deliver their shares."""
-        sub = self.subscriptions.get(event["channel_id"])
-        if sub is not None and await database_sync_to_async(self._can_deliver)(event["channel_id"]):
-            await self.send_json({"type": "shares.pending", "channel": sub.slug})
+        sub = self.subscriptions.get(event.channel_id)
+        if sub is not None and await database_sync_to_async(self._can_deliver)(event.channel_id):
+            await self._shares_pending(sub.slug)
+
+    async def _shares_pending(self, slug: str) -> None:
+        frame: SharesPendingFrame = {"type": "shares.pending", "channel": slug}
+        await self.send_json(frame)
 
     def _can_deliver(self, channel_id: int) -> bool:
         return key_services.user_can_deliver(user_id=self.user_id, channel_id=channel_id)

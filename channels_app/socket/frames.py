@@ -7,21 +7,59 @@ and tests/security/test_fuzz.py): whatever the text, the result is a frame model
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ValidationError
+from typing import Literal
 
-from channels_app.schemas import (
-    DeleteFrame,
-    EditFrame,
-    PingFrame,
-    ReportFrame,
-    SendFrame,
-    SubscribeFrame,
-    UnsubscribeFrame,
-)
+from pydantic import BaseModel, Field, StrictInt, StrictStr, ValidationError
+
+from channels_app.messages.schemas import MessageDraft, Revision
 from exchange.kernel.errors import BadRequest, ServiceError, TooLarge
 from exchange.kernel.json_input import loads_object
+from exchange.kernel.schema import Strict
 
 MAX_FRAME_BYTES = 64 * 1024
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
+
+
+class SubscribeFrame(Strict):
+    type: Literal["subscribe"]
+    channel: StrictStr = Field(pattern=SLUG_PATTERN)
+    after: StrictInt | None = Field(default=None, ge=0)
+
+
+class UnsubscribeFrame(Strict):
+    type: Literal["unsubscribe"]
+    channel: StrictStr = Field(pattern=SLUG_PATTERN)
+
+
+class SendFrame(MessageDraft):
+    type: Literal["message.send"]
+    channel: StrictStr = Field(pattern=SLUG_PATTERN)
+
+
+class PingFrame(Strict):
+    type: Literal["ping"]
+
+
+class MessageFrame(Strict):
+    """A frame about one existing message; `ref`, if given, comes back in the answer."""
+
+    message: StrictInt = Field(ge=1)
+    ref: StrictStr | None = Field(default=None, max_length=64)
+
+
+class EditFrame(MessageFrame, Revision):
+    type: Literal["message.edit"]
+
+
+class DeleteFrame(MessageFrame):
+    type: Literal["message.delete"]
+
+
+class ReportFrame(MessageFrame):
+    type: Literal["message.report"]
+    reason: StrictStr = Field(min_length=1, max_length=1000)
+
+
 FRAMES: dict[str, type[BaseModel]] = {
     "subscribe": SubscribeFrame,
     "unsubscribe": UnsubscribeFrame,

@@ -8,18 +8,20 @@ by a direct call. The layer (in-memory, or Redis between processes) still carrie
 event between processes; only the last hop, inside the process, is cheaper.
 
 Only `broadcast.frame` events take the direct call, which does no I/O but the socket
-write. Any other event sent to a channel's group (a new epoch, members changing) goes on
-to each subscriber's own layer channel, to be handled in the consumer's own order.
+write; the event is parsed once per process, not once per socket. Any other event sent
+to a channel's group (a new epoch, members changing) goes on to each subscriber's own
+layer channel, to be handled in the consumer's own order.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Protocol
+from typing import Protocol
 
 from channels.layers import get_channel_layer
 
+from exchange.kernel.events import BroadcastFrame
 from exchange.kernel.realtime import channel_group
 
 logger = logging.getLogger(__name__)
@@ -28,7 +30,7 @@ logger = logging.getLogger(__name__)
 class Subscriber(Protocol):
     channel_name: str
 
-    async def broadcast_frame(self, event: dict[str, Any]) -> None: ...
+    async def broadcast_frame(self, event: BroadcastFrame) -> None: ...
 
 
 class LocalFanout:
@@ -64,10 +66,13 @@ class LocalFanout:
         while True:
             event = await self._layer.receive(self._reader_channel)
             members = list(self.subscribers.get(event.get("channel_id"), ()))
+            frame = None
+            if event.get("type") == BroadcastFrame.type:
+                frame = BroadcastFrame(event["channel_id"], event["message_id"], event["text"])
             for subscriber in members:
                 try:
-                    if event.get("type") == "broadcast.frame":
-                        await subscriber.broadcast_frame(event)
+                    if frame is not None:
+                        await subscriber.broadcast_frame(frame)
                     else:
                         await self._layer.send(subscriber.channel_name, event)
                 except Exception:

@@ -2,7 +2,8 @@
 
 Group names are built from server-side primary keys only, never from client input.
 State changes reach sockets only through `send_on_commit`: a rolled-back change is
-never announced, and an announced one is always in the database.
+never announced, and an announced one is always in the database. What is sent is one of
+the typed events of exchange.kernel.events, turned into the layer's dict here.
 
 Inside a server process, services run on worker threads while the channel layer lives
 on the event loop. A worker does not wait for the loop to deliver: it hands the event
@@ -22,9 +23,11 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from exchange.kernel.events import LayerEvent, MembersChanged
+
 logger = logging.getLogger(__name__)
 
-Event = dict[str, Any]
+Event = dict[str, Any]  # a layer message: LayerEvent.as_layer_message()
 
 _loop: asyncio.AbstractEventLoop | None = None
 _outbox: asyncio.Queue[tuple[str, Event]] | None = None
@@ -79,17 +82,20 @@ def _on_other_thread_of(loop: asyncio.AbstractEventLoop) -> bool:
         return True
 
 
-def send_now(group: str, event: Event) -> None:
+def send_now(group: str, event: LayerEvent) -> None:
+    """Send `event` to `group` now: through the outbox from a worker thread, directly on
+    the loop or where no server loop runs (a management command, a test)."""
+    message = event.as_layer_message()
     loop, outbox = _loop, _outbox
     if loop is not None and outbox is not None and loop.is_running() and _on_other_thread_of(loop):
-        loop.call_soon_threadsafe(outbox.put_nowait, (group, event))
+        loop.call_soon_threadsafe(outbox.put_nowait, (group, message))
         return
     layer = get_channel_layer()
     if layer is not None:
-        async_to_sync(layer.group_send)(group, event)
+        async_to_sync(layer.group_send)(group, message)
 
 
-def send_on_commit(group: str, event: Event) -> None:
+def send_on_commit(group: str, event: LayerEvent) -> None:
     """Send `event` to `group` once the current transaction commits (at once outside one)."""
     transaction.on_commit(lambda: send_now(group, event), robust=True)
 
@@ -97,4 +103,4 @@ def send_on_commit(group: str, event: Event) -> None:
 def members_changed_on_commit(channel_id: int) -> None:
     """Tell a channel's sockets, after commit, that its members or their keys changed:
     clients holding the current key then deliver the shares newcomers wait for."""
-    send_on_commit(channel_group(channel_id), {"type": "members.changed", "channel_id": channel_id})
+    send_on_commit(channel_group(channel_id), MembersChanged(channel_id=channel_id))

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Literal
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
-from pydantic import ConfigDict, Field, StrictStr
+from pydantic import Field, StrictStr
 
 from exchange.kernel.errors import NotFound
+from exchange.kernel.schema import Strict
 from permissions.access import Need, access_channel
 from permissions.institutions.selectors import institution_get
 from permissions.membership import requests as access_requests
@@ -30,10 +31,6 @@ if TYPE_CHECKING:
 router = Router(tags=["moderation"])
 
 Role = Literal["participant", "observer"]
-
-
-class Strict(Schema):
-    model_config = ConfigDict(extra="forbid")
 
 
 class AdmissionIn(Strict):

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from audit.chain import record
 from exchange.kernel.errors import BadRequest, Conflict, Forbidden, NotFound
+from exchange.kernel.events import AccessChanged
 from exchange.kernel.realtime import send_on_commit, user_group
 from permissions.access import Need, access_channel, channel_access, require
 from permissions.models import (
@@ -127,7 +128,7 @@ def _answer(actor: User, request: AccessRequest, state: str) -> None:
     )
     send_on_commit(
         user_group(request.requested_by_id),
-        {"type": "access.changed", "channel_id": request.channel_id},
+        AccessChanged(channel_id=request.channel_id),
     )
 
 

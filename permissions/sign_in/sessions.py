@@ -20,10 +20,11 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.http import HttpRequest
 
+from exchange.kernel.events import SessionEnded
 from exchange.kernel.realtime import send_on_commit, session_group, user_group
 
 SIGNED_IN_AT = "exchange_signed_in_at"
-ENDED = {"type": "session.ended"}
+ENDED = SessionEnded()
 
 
 def record_sign_in(sender: object, request: HttpRequest | None, **kwargs: Any) -> None:

@@ -67,7 +67,7 @@ async def _watch_session(group: str, session_key: str, seconds_left: float) -> N
             break
     layer = get_channel_layer()
     if layer is not None:
-        await layer.group_send(group, ENDED)
+        await layer.group_send(group, ENDED.as_layer_message())
 
 
 class CompleteSessionOnly:

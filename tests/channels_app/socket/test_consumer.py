@@ -5,6 +5,10 @@ every test commits its data (`transaction=True`), because the consumer reads the
 from its own thread, and disconnects every socket it opened (a crash in the consumer is
 re-raised there).
 
+Every frame a test receives is checked against its definition in
+channels_app.socket.server_frames, strictly (tests/conftest.py): a frame that drifts from
+it fails the test that received it.
+
 The in-memory channel layer queues a socket's events in one FIFO, so "nothing arrived
 from channel A" is shown deterministically: post in A, then in a channel B the socket
 still follows, and check that B's frame is the next one.
@@ -30,7 +34,9 @@ from django.utils import timezone
 from channels_app.messages import events
 from channels_app.models import Channel, Message
 from channels_app.socket.consumer import ChannelSocket
+from channels_app.socket.server_frames import check_server_frame
 from exchange.asgi import application
+from exchange.kernel.events import BroadcastFrame
 from permissions import services as access_services
 from permissions.models import ApiToken, User
 from tests import factories
@@ -764,7 +770,7 @@ async def test_a_broadcast_that_arrives_out_of_order_is_still_delivered(
 ) -> None:
     """A Redis layer shared by several processes may deliver two broadcasts in the other
     order than their commits; neither may be dropped (the client sorts by seq)."""
-    held: list[tuple[str, dict[str, Any]]] = []
+    held: list[tuple[str, BroadcastFrame]] = []
     monkeypatch.setattr(events, "send_on_commit", lambda group, event: held.append((group, event)))
     async with open_socket(world.member) as socket:
         await subscribe(socket)
@@ -772,7 +778,7 @@ async def test_a_broadcast_that_arrives_out_of_order_is_still_delivered(
         second = await sync(post)(world.owner, world.channel, "second")
         layer = get_channel_layer()
         for group, event in reversed(held):
-            await layer.group_send(group, event)
+            await layer.group_send(group, event.as_layer_message())
         frames = [await receive(socket), await receive(socket)]
         assert [f["message"]["id"] for f in frames] == [second.pk, first.pk]
 
@@ -820,3 +826,41 @@ async def test_revoking_a_token_closes_the_sockets_opened_with_it_and_no_others(
     finally:
         await doomed.disconnect()
         await kept.disconnect()
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "pong", "extra": 1},
+        {"type": "epoch.new", "channel": "ops", "epoch": "2"},
+        {"type": "epoch.new", "channel": "ops"},
+        {"type": "channel.role", "channel": "ops", "role": "observer", "is_moderator": 0},
+        {"type": "message.ack", "client_id": UUID, "message": {"id": 1}},
+        {"type": "mention.new", "channel": "ops"},
+    ],
+    ids=["extra key", "coerced type", "missing key", "int for bool", "short message", "unknown"],
+)
+def test_a_frame_that_drifts_from_its_definition_fails_the_check(frame: Frame) -> None:
+    """The check every received frame goes through (tests/conftest.py) is strict, so it
+    catches drift."""
+    with pytest.raises(ValueError):
+        check_server_frame(frame)
+
+
+async def test_received_frames_are_checked_against_their_definitions(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The conftest check is in force here: a consumer that drifts fails at receive."""
+    from channels_app.socket import consumer
+
+    original = consumer.ChannelSocket.on_ping
+
+    async def drifting_pong(self: ChannelSocket, frame: Any) -> None:
+        await self.send(text_data='{"type":"pong","at":1}')
+
+    monkeypatch.setattr(consumer.ChannelSocket, "on_ping", drifting_pong)
+    async with open_socket(world.member) as socket:
+        await socket.send_json_to({"type": "ping"})
+        with pytest.raises(ValueError, match="pong"):
+            await receive(socket)
+    assert original is not drifting_pong
