@@ -17,8 +17,8 @@ from django.http import HttpRequest
 
 from channels_app.models import Channel
 from permissions.access import MODERATE
+from permissions.membership.services import moderator_appoint, moderator_dismiss
 from permissions.models import ChannelUserObjectPermission, User
-from permissions.services import moderator_appoint, moderator_dismiss
 
 
 def current_moderators(channel: Channel) -> list[User]:

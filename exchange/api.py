@@ -32,7 +32,7 @@ from exchange.openapi import with_error_responses
 from permissions.institutions.api import router as institution_router
 from permissions.membership.api import router as moderation_router
 from permissions.people.api import router as people_router
-from permissions.services import token_authenticate
+from permissions.sign_in.tokens import token_authenticate
 from permissions.sign_in.two_factor import session_state
 
 logger = logging.getLogger(__name__)

@@ -8,8 +8,9 @@ from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.db.models import Model
 from django.http import HttpRequest
 
+from permissions.institutions.registry import institution_set_active, institution_upsert
 from permissions.models import Admission, Ban, Institution, User
-from permissions.services import institution_set_active, institution_upsert, user_set_active
+from permissions.people.services import user_set_active
 from permissions.sign_in.sessions import close_user_sockets
 
 

@@ -8,14 +8,11 @@ import uuid
 from channels_app.documents.services import document_add
 from channels_app.messages.services import message_send
 from channels_app.models import Attachment, Channel, Document, Epoch, Message
+from permissions.institutions.registry import institution_upsert
+from permissions.membership.services import admission_set, moderator_appoint
 from permissions.models import Institution, User
-from permissions.services import (
-    admission_set,
-    institution_upsert,
-    moderator_appoint,
-    token_issue,
-    user_upsert,
-)
+from permissions.people.services import user_upsert
+from permissions.sign_in.tokens import token_issue
 
 _counter = itertools.count(1)
 

@@ -303,3 +303,21 @@ def user_can_deliver(*, user_id: int, channel_id: int) -> bool:
     if epoch is None or not epoch.shares.filter(user_id=user_id).exists():
         return False
     return epoch.stale or bool(shares_pending(channel))
+
+
+def epoch_mark_stale(*, channel: Channel, actor: User | None, reason: str) -> None:
+    """Mark the channel's current epoch stale (once), audited: someone who held its key
+    lost access, so the next message must wait for a new epoch (SPEC §5). Called in the
+    transaction of the change that took the access (channels_app/keys/receivers.py)."""
+    current = current_epoch(channel)
+    if current is None or current.stale:
+        return
+    current.stale = True
+    current.save(update_fields=["stale"])
+    record(
+        action="epoch.stale",
+        actor=actor,
+        channel=channel,
+        target=f"epoch:{channel.slug}/{current.number}",
+        data={"epoch": current.number, "reason": reason},
+    )

@@ -33,8 +33,8 @@ from permissions.choices import AccessRequestState, AdmissionRole
 from permissions.institutions.selectors import institution_active_user_count, institution_get
 from permissions.membership import requests as access_requests
 from permissions.membership import selectors as membership_selectors
+from permissions.membership.services import admission_remove, admission_set, ban_create, ban_remove
 from permissions.people.selectors import user_get, user_signed_in
-from permissions.services import admission_remove, admission_set, ban_create, ban_remove
 
 if TYPE_CHECKING:
     from permissions.models import Institution, User
@@ -109,7 +109,7 @@ def moderate(request: HttpRequest, access: ChannelAccess) -> HttpResponse:
             "admittable": selectors.admittable_institutions(channel),
             "bans": membership_selectors.ban_list(channel=channel),
             "bannable": selectors.bannable_users(channel),
-            "requests": access_requests.requests_for(
+            "requests": membership_selectors.requests_for(
                 actor=actor, channel_slug=channel.slug, state=AccessRequestState.OPEN
             ),
             "reports": [

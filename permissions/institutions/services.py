@@ -30,7 +30,7 @@ from exchange.kernel.errors import BadRequest, Conflict, Forbidden, NotFound
 from permissions.access import may_administer
 from permissions.institutions import certification
 from permissions.models import ChannelUserObjectPermission, Institution, User
-from permissions.services import user_set_active, user_upsert
+from permissions.people.services import user_set_active, user_upsert
 
 
 class InvitationTokenGenerator(PasswordResetTokenGenerator):

@@ -21,9 +21,9 @@ from permissions.access import Need, access_channel
 from permissions.institutions.selectors import institution_get
 from permissions.membership import requests as access_requests
 from permissions.membership import selectors
+from permissions.membership.services import admission_remove, admission_set, ban_create, ban_remove
 from permissions.people.api import InstitutionOut, institution_schema, request_user
 from permissions.people.selectors import user_get
-from permissions.services import admission_remove, admission_set, ban_create, ban_remove
 
 if TYPE_CHECKING:
     from permissions.models import AccessRequest, Admission, Institution, User
@@ -234,9 +234,7 @@ def ban_delete(request: HttpRequest, slug: str, username: str) -> Status[None]:
     summary="Access requests: all of them for moderators, one's institution's for others",
 )
 def request_list(request: HttpRequest, slug: str, state: str | None = None) -> list[RequestOut]:
-    requests = access_requests.requests_for(
-        actor=request_user(request), channel_slug=slug, state=state
-    )
+    requests = selectors.requests_for(actor=request_user(request), channel_slug=slug, state=state)
     return [_request_out(r) for r in requests]
 
 

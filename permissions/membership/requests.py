@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from django.apps import apps
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from audit.chain import record
@@ -18,6 +17,7 @@ from exchange.kernel.errors import BadRequest, Conflict, Forbidden, NotFound
 from exchange.kernel.events import AccessChanged
 from exchange.kernel.realtime import send_on_commit, user_group
 from permissions.access import Need, access_channel, channel_access, require
+from permissions.membership.services import admission_set
 from permissions.models import (
     AccessRequest,
     AccessRequestState,
@@ -25,7 +25,6 @@ from permissions.models import (
     AdmissionRole,
     User,
 )
-from permissions.services import admission_set
 
 MAX_NOTE = 1000
 
@@ -69,33 +68,6 @@ def request_file(*, actor: User, channel_slug: str, note: str = "") -> AccessReq
     except IntegrityError:
         raise Conflict("Your institution already has an open request for this channel.") from None
     return request
-
-
-def requests_for(
-    *, actor: User, channel_slug: str, state: str | None = None
-) -> QuerySet[AccessRequest]:
-    """Moderators see every request of their channel; others, their institution's own.
-
-    The channel must be one the actor may see in the catalogue (listed, or theirs).
-    """
-    channel = apps.get_model("channels_app", "Channel").objects.filter(slug=channel_slug).first()
-    if channel is None:
-        raise NotFound("No such channel.")
-    access = channel_access(actor, channel)
-    if not channel.listed and not access.is_member:
-        raise NotFound("No such channel.")
-    if state is not None and state not in AccessRequestState.values:
-        raise BadRequest("state is open, approved or declined.", field="state")
-    requests = AccessRequest.objects.filter(channel=channel).select_related(
-        "channel", "institution", "requested_by", "answered_by"
-    )
-    if state is not None:
-        requests = requests.filter(state=state)
-    if access.can_moderate:
-        return requests
-    if actor.institution_id is None:
-        return requests.none()
-    return requests.filter(institution_id=actor.institution_id)
 
 
 def _open_request_for_moderator(actor: User, request_id: int) -> AccessRequest:

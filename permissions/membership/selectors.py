@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.apps import apps
 from django.db.models import QuerySet
 
-from permissions.membership.requests import requests_for
-from permissions.models import Admission, Ban, Institution, User
+from exchange.kernel.errors import BadRequest, NotFound
+from permissions.access import channel_access
+from permissions.models import AccessRequest, AccessRequestState, Admission, Ban, Institution, User
 
 if TYPE_CHECKING:
     from channels_app.models import Channel
@@ -47,5 +49,32 @@ def ban_list(*, channel: Channel) -> QuerySet[Ban]:
 
 def access_request_exists(*, actor: User, channel_slug: str, request_id: int) -> bool:
     """Whether request `request_id` is one of the channel's that `actor` may see
-    (membership.requests.requests_for decides which)."""
+    (requests_for decides which)."""
     return requests_for(actor=actor, channel_slug=channel_slug).filter(pk=request_id).exists()
+
+
+def requests_for(
+    *, actor: User, channel_slug: str, state: str | None = None
+) -> QuerySet[AccessRequest]:
+    """Moderators see every request of their channel; others, their institution's own.
+
+    The channel must be one the actor may see in the catalogue (listed, or theirs).
+    """
+    channel = apps.get_model("channels_app", "Channel").objects.filter(slug=channel_slug).first()
+    if channel is None:
+        raise NotFound("No such channel.")
+    access = channel_access(actor, channel)
+    if not channel.listed and not access.is_member:
+        raise NotFound("No such channel.")
+    if state is not None and state not in AccessRequestState.values:
+        raise BadRequest("state is open, approved or declined.", field="state")
+    requests = AccessRequest.objects.filter(channel=channel).select_related(
+        "channel", "institution", "requested_by", "answered_by"
+    )
+    if state is not None:
+        requests = requests.filter(state=state)
+    if access.can_moderate:
+        return requests
+    if actor.institution_id is None:
+        return requests.none()
+    return requests.filter(institution_id=actor.institution_id)

@@ -12,7 +12,7 @@ from pydantic import ConfigDict, Field, StrictInt, StrictStr
 from exchange.kernel.errors import NotAuthenticated, TwoFactorRequired
 from permissions.access import roles_held
 from permissions.people.selectors import api_token_list, user_from
-from permissions.services import token_issue, token_revoke
+from permissions.sign_in.tokens import token_issue, token_revoke
 from permissions.sign_in.two_factor import uses_two_factor, verified_device
 
 if TYPE_CHECKING:

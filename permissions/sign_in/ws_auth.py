@@ -30,8 +30,8 @@ from django.contrib.auth.models import AnonymousUser
 
 from exchange.kernel.realtime import session_group
 from permissions.models import User
-from permissions.services import token_lookup
 from permissions.sign_in.sessions import ENDED, session_alive, session_seconds_left
+from permissions.sign_in.tokens import token_lookup
 from permissions.sign_in.two_factor import session_state
 
 Scope = dict[str, Any]

@@ -31,8 +31,8 @@ from playwright.sync_api import (
     expect,
 )
 
+from permissions.membership.services import admission_remove
 from permissions.models import User
-from permissions.services import admission_remove
 from tests import factories
 from tests.browser.kit import (
     PASSWORD,

@@ -35,8 +35,8 @@ from playwright.sync_api import (
 
 from channels_app.e2ee import ScryptIdentity, decrypt_bytes
 from channels_app.models import Attachment, Channel
+from permissions.membership.services import admission_remove, admission_set
 from permissions.models import Institution, User
-from permissions.services import admission_remove, admission_set
 from tests import factories
 from tests.browser.kit import (
     TIMEOUT_MS,

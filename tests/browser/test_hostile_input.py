@@ -16,7 +16,8 @@ from urllib.parse import urlparse
 import pytest
 from playwright.sync_api import APIRequestContext, Browser, expect
 
-from permissions.services import institution_upsert, user_upsert
+from permissions.institutions.registry import institution_upsert
+from permissions.people.services import user_upsert
 from tests import factories
 from tests.browser.kit import off_the_browser_thread
 from tests.browser.test_channel_page import Scene, open_channel, scene, sign_in

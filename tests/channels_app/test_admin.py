@@ -9,7 +9,7 @@ from audit.models import AuditEvent
 from channels_app.models import Channel
 from permissions.access import channel_access
 from permissions.models import User
-from permissions.services import user_upsert
+from permissions.people.services import user_upsert
 from tests import factories
 from tests.conftest import World, api_client
 from tests.e2ee_clients import Member

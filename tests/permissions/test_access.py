@@ -9,9 +9,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from exchange.kernel.errors import Forbidden, NotAuthenticated, NotFound
-from permissions import services
 from permissions.access import Need, access_channel, channel_access, channel_access_many
+from permissions.membership.services import admission_remove, admission_set, ban_create
 from permissions.models import User
+from permissions.people.services import user_set_active
 from tests import factories
 from tests.conftest import World
 
@@ -33,14 +34,14 @@ def test_a_new_user_of_an_admitted_institution_is_a_member_at_once(world: World)
 
 
 def test_removing_the_institution_ends_access_for_all_its_users(world: World) -> None:
-    services.admission_remove(
+    admission_remove(
         actor=world.owner, channel=world.channel, institution=world.observer_institution
     )
     assert not channel_access(world.observer, world.channel).can_read
 
 
 def test_a_deactivated_user_loses_access_everywhere(world: World) -> None:
-    services.user_set_active(actor=None, user=world.member, active=False)
+    user_set_active(actor=None, user=world.member, active=False)
     member = User.objects.get(pk=world.member.pk)
     assert not channel_access(member, world.channel).can_read
 
@@ -53,7 +54,7 @@ def test_a_deactivated_institution_loses_access(world: World) -> None:
 
 
 def test_a_ban_removes_one_person_while_the_institution_stays(world: World) -> None:
-    services.ban_create(actor=world.owner, channel=world.channel, user=world.member)
+    ban_create(actor=world.owner, channel=world.channel, user=world.member)
     assert not channel_access(world.member, world.channel).can_read
     colleague = factories.make_user("colega", institution=world.participant_institution)
     assert channel_access(colleague, world.channel).can_post
@@ -82,7 +83,7 @@ def test_the_three_ways_of_asking_give_the_same_answer(world: World) -> None:
     other = factories.make_channel("other", listed=False)
     factories.admit(other, world.outsider_institution, "observer")
     banned = factories.make_user("banned", institution=world.participant_institution)
-    services.ban_create(actor=None, channel=world.channel, user=banned)
+    ban_create(actor=None, channel=world.channel, user=banned)
     retired = factories.make_institution("retired")
     factories.admit(world.channel, retired, "participant")
     pensioner = factories.make_user("pensioner", institution=retired)
@@ -122,14 +123,14 @@ def test_the_three_ways_of_asking_give_the_same_answer(world: World) -> None:
 def test_only_moderators_of_that_channel_change_admissions(world: World) -> None:
     other = factories.make_channel("other")
     with pytest.raises(Forbidden):
-        services.admission_set(
+        admission_set(
             actor=world.owner,
             channel=other,
             institution=world.outsider_institution,
             role="observer",
         )
     with pytest.raises(Forbidden):
-        services.admission_set(
+        admission_set(
             actor=world.member,
             channel=world.channel,
             institution=world.outsider_institution,
@@ -138,7 +139,7 @@ def test_only_moderators_of_that_channel_change_admissions(world: World) -> None
 
 
 def test_a_role_change_to_observer_takes_posting_away(world: World) -> None:
-    services.admission_set(
+    admission_set(
         actor=world.owner,
         channel=world.channel,
         institution=world.participant_institution,

@@ -29,8 +29,9 @@ from channels_app.models import (
 from channels_app.moderation.selectors import bannable_users
 from exchange.kernel.errors import Forbidden
 from permissions.access import current_members
+from permissions.membership.services import ban_create
 from permissions.models import Admission, Institution, User
-from permissions.services import ban_create, user_set_active
+from permissions.people.services import user_set_active
 from tests import factories
 from tests.conftest import World, api_client
 from tests.e2ee_clients import Member

@@ -11,7 +11,7 @@ from django.test import Client
 from audit.models import AuditEvent
 from exchange.asgi import application
 from permissions.models import Institution, User
-from permissions.services import user_upsert
+from permissions.people.services import user_upsert
 from tests import factories
 from tests.conftest import World, api_client
 from tests.signing_in import signed_in

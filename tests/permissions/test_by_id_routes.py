@@ -34,8 +34,8 @@ from channels_app.models import (
     Message,
     Report,
 )
+from permissions.membership.services import ban_create
 from permissions.models import Admission, User
-from permissions.services import ban_create
 from tests import factories
 from tests.channels_app.socket.test_consumer import empty_layer, open_socket, sync
 from tests.conftest import World, api_client

@@ -14,7 +14,7 @@ from django.test import override_settings
 from channels_app.models import Channel, Message
 from permissions.access import channel_access
 from permissions.models import Institution, User
-from permissions.services import token_authenticate
+from permissions.sign_in.tokens import token_authenticate
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]

@@ -26,8 +26,9 @@ from channels_app.models import Channel, Message
 from channels_app.reports.services import report_file
 from exchange.asgi import application
 from permissions.membership.requests import request_file
+from permissions.membership.services import ban_create
 from permissions.models import User
-from permissions.services import ban_create, user_upsert
+from permissions.people.services import user_upsert
 from tests import factories
 from tests.conftest import World, api_client
 

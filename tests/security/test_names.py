@@ -13,9 +13,10 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from exchange.kernel.errors import BadRequest
+from permissions.institutions.registry import institution_upsert
 from permissions.models import Institution, User
+from permissions.people.services import user_upsert
 from permissions.people.validators import clean_name
-from permissions.services import institution_upsert, user_upsert
 from tests import factories
 from tests.conftest import World
 from tests.signing_in import signed_in

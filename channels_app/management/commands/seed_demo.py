@@ -15,9 +15,11 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from channels_app.evaluations.pair import Evaluation
 from channels_app.messages.services import message_send
+from permissions.institutions.registry import institution_upsert
 from permissions.management.commands._base import ExchangeCommand
+from permissions.membership.services import admission_set, moderator_appoint
 from permissions.models import User
-from permissions.services import admission_set, institution_upsert, moderator_appoint, user_upsert
+from permissions.people.services import user_upsert
 from permissions.sign_in.two_factor import two_factor_required
 
 DEMO_PASSWORD = "exchange-demo-2026"  # noqa: S105  (printed on purpose; DEBUG only)

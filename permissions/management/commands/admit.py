@@ -5,8 +5,8 @@ from typing import Any
 from django.core.management.base import CommandParser
 
 from permissions.management.commands._base import ExchangeCommand
+from permissions.membership.services import admission_set
 from permissions.models import AdmissionRole
-from permissions.services import admission_set
 
 
 class Command(ExchangeCommand):

@@ -4,9 +4,9 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
+from permissions.institutions.registry import institution_upsert
 from permissions.management.commands._base import ExchangeCommand
 from permissions.models import InstitutionKind
-from permissions.services import institution_upsert
 
 
 class Command(ExchangeCommand):

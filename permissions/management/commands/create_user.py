@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
 
 from permissions.management.commands._base import ExchangeCommand
-from permissions.services import user_upsert
+from permissions.people.services import user_upsert
 
 
 class Command(ExchangeCommand):

@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import CommandParser
 
 from permissions.management.commands._base import ExchangeCommand
-from permissions.services import token_issue
+from permissions.sign_in.tokens import token_issue
 
 
 class Command(ExchangeCommand):

@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import CommandParser
 
 from permissions.management.commands._base import ExchangeCommand
-from permissions.services import moderator_appoint
+from permissions.membership.services import moderator_appoint
 
 
 class Command(ExchangeCommand):

@@ -18,7 +18,7 @@ from django.test import AsyncClient
 
 from channels_app.e2ee import decrypt_bytes, encrypt_bytes
 from channels_app.models import Attachment
-from permissions import services as access_services
+from permissions.membership.services import ban_create
 from tests import factories
 from tests.conftest import World, api_client
 from tests.e2ee_clients import Member
@@ -106,7 +106,7 @@ def test_uploads_to_an_unknown_or_stale_epoch_are_refused(
     response = members["member"].upload(world.channel.slug, 1, b"x")
     members["member"].epochs[2] = members["member"].epochs[1]
     assert members["member"].upload(world.channel.slug, 2, b"x").status_code == 409
-    access_services.ban_create(actor=world.owner, channel=world.channel, user=world.observer)
+    ban_create(actor=world.owner, channel=world.channel, user=world.observer)
     stale = members["member"].upload(world.channel.slug, 1, b"x")
     assert stale.status_code == 409
     assert response.status_code == 201

@@ -8,7 +8,7 @@ import pytest
 
 from channels_app.e2ee import X25519Identity, decrypt_bytes, encrypt_bytes
 from channels_app.models import Epoch, KeyShare
-from permissions import services as access_services
+from permissions.membership.services import admission_remove
 from tests import factories
 from tests.conftest import World, api_client
 from tests.e2ee_clients import Member, b64, backup_of
@@ -145,7 +145,7 @@ def test_after_a_removal_the_epoch_is_stale_and_a_member_may_start_the_next(
     world: World, keyed: dict[str, Member]
 ) -> None:
     keyed["member"].start_epoch(world.channel.slug, 1)
-    access_services.admission_remove(
+    admission_remove(
         actor=world.owner, channel=world.channel, institution=world.observer_institution
     )
     epochs = api_client(world.member).get(f"/api/v1/channels/{world.channel.slug}/epochs").json()

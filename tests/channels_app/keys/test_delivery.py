@@ -8,7 +8,7 @@ import pytest
 
 from channels_app.keys.services import user_can_deliver
 from channels_app.models import Channel, Epoch
-from permissions.services import admission_remove, admission_set
+from permissions.membership.services import admission_remove, admission_set
 from tests import factories
 from tests.conftest import World, api_client
 from tests.e2ee_clients import Member

@@ -16,8 +16,8 @@ from audit.models import AuditEvent
 from channels_app.models import Channel, Epoch, Message, Report
 from channels_app.reports.services import report_file
 from permissions.membership import requests as access_requests
+from permissions.membership.services import ban_create
 from permissions.models import AccessRequest, AccessRequestState, Admission, Ban, User
-from permissions.services import ban_create
 from tests import factories
 from tests.channels_app.pages.test_pages import _Scripts as Scripts
 from tests.conftest import World

@@ -14,7 +14,7 @@ from django.test import Client
 from django.urls import reverse
 
 from channels_app.models import Channel
-from permissions.services import ban_create
+from permissions.membership.services import ban_create
 from tests import factories
 from tests.conftest import World
 from tests.signing_in import signed_in

@@ -37,8 +37,10 @@ from channels_app.socket.consumer import ChannelSocket
 from channels_app.socket.server_frames import check_server_frame
 from exchange.asgi import application
 from exchange.kernel.events import BroadcastFrame
-from permissions import services as access_services
+from permissions.membership.services import admission_remove, admission_set, ban_create
 from permissions.models import ApiToken, User
+from permissions.people.services import user_set_active
+from permissions.sign_in.tokens import token_revoke
 from tests import factories
 from tests.conftest import World, api_client
 from tests.signing_in import session_cookie_of, signed_in
@@ -231,7 +233,7 @@ async def test_cross_site_websocket_hijacking_with_a_foreign_null_or_no_origin_i
 
 async def test_the_session_of_a_deactivated_user_is_refused(world: World) -> None:
     cookie = await sync(session_cookie)(world.member)
-    await sync(access_services.user_set_active)(actor=None, user=world.member, active=False)
+    await sync(user_set_active)(actor=None, user=world.member, active=False)
     connected, communicator = await handshake(
         [(b"cookie", cookie), (b"origin", b"http://127.0.0.1")]
     )
@@ -241,7 +243,7 @@ async def test_the_session_of_a_deactivated_user_is_refused(world: World) -> Non
 
 def _revoke(user: User) -> None:
     token = ApiToken.objects.filter(user=user).latest("pk")
-    access_services.token_revoke(user=user, token_id=token.pk)
+    token_revoke(user=user, token_id=token.pk)
 
 
 def _expire(user: User) -> None:
@@ -634,7 +636,7 @@ async def test_removing_the_institution_revokes_the_subscription_at_once(world: 
     async with open_socket(world.member) as socket:
         await subscribe(socket)
         await subscribe(socket, "side")
-        await sync(access_services.admission_remove)(
+        await sync(admission_remove)(
             actor=world.owner, channel=world.channel, institution=world.participant_institution
         )
         assert await receive(socket, timeout=1) == {"type": "channel.revoked", "channel": "ops"}
@@ -656,9 +658,7 @@ async def test_a_ban_revokes_the_subscription_at_once(world: World) -> None:
         await subscribe(socket)
         await subscribe(socket, "side")
         await subscribe(observer)
-        await sync(access_services.ban_create)(
-            actor=world.owner, channel=world.channel, user=world.member
-        )
+        await sync(ban_create)(actor=world.owner, channel=world.channel, user=world.member)
         assert await receive(socket, timeout=1) == {"type": "channel.revoked", "channel": "ops"}
         await sync(post)(world.owner, world.channel, "after the ban")
         await sync(post)(world.owner, side, "side news")
@@ -674,7 +674,7 @@ async def test_deactivation_revokes_every_subscription_and_closes_the_socket(
     async with open_socket(world.member) as socket:
         await subscribe(socket)
         await subscribe(socket, "side")
-        await sync(access_services.user_set_active)(actor=None, user=world.member, active=False)
+        await sync(user_set_active)(actor=None, user=world.member, active=False)
         revoked = [await receive(socket, timeout=1), await receive(socket, timeout=1)]
         assert sorted(f["channel"] for f in revoked) == ["ops", "side"]
         assert {f["type"] for f in revoked} == {"channel.revoked"}
@@ -686,7 +686,7 @@ async def test_deactivation_revokes_every_subscription_and_closes_the_socket(
 async def test_a_downgrade_to_observer_keeps_reading_but_refuses_sends(world: World) -> None:
     async with open_socket(world.member) as socket:
         await subscribe(socket)
-        await sync(access_services.admission_set)(
+        await sync(admission_set)(
             actor=world.owner,
             channel=world.channel,
             institution=world.participant_institution,
@@ -818,7 +818,7 @@ async def test_revoking_a_token_closes_the_sockets_opened_with_it_and_no_others(
             lambda: ApiToken.objects.filter(user=world.member).order_by("created_at").first()
         )()
         assert token is not None
-        await sync(access_services.token_revoke)(user=world.member, token_id=token.pk)
+        await sync(token_revoke)(user=world.member, token_id=token.pk)
         closed = await doomed.receive_output(timeout=1)
         assert closed == {"type": "websocket.close", "code": 4401}
         await kept.send_json_to({"type": "ping"})

@@ -21,7 +21,7 @@ from django.test import Client
 from audit.models import AuditEvent
 from channels_app.models import Message
 from exchange.asgi import application
-from permissions.services import user_upsert
+from permissions.people.services import user_upsert
 from tests import factories
 from tests.conftest import World, api_client
 from tests.e2ee_clients import Member
