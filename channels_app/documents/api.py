@@ -17,7 +17,7 @@ from channels_app.documents.fields import MAX_QUERY
 from channels_app.documents.payloads import document_payload
 from channels_app.documents.schemas import DocumentDraft, DocumentEdit, DocumentOut, VersionDraft
 from channels_app.evaluations.schemas import evaluation_value
-from channels_app.messages import selectors
+from channels_app.evaluations.selectors import evaluation_history
 from channels_app.messages.payloads import evaluation_change_payload
 from channels_app.messages.schemas import EvaluationChangeOut
 from channels_app.messages.selectors import MAX_PAGE
@@ -131,5 +131,5 @@ def version_create(
 )
 def document_evaluation_list(request: HttpRequest, document_id: int) -> list[EvaluationChangeOut]:
     document, _ = document_by_id(request_user(request), document_id)
-    changes = selectors.evaluation_history(document_id=document.pk)
+    changes = evaluation_history(document_id=document.pk)
     return [evaluation_change_payload(c) for c in changes]

@@ -32,16 +32,15 @@ from channels_app.evaluations.pair import (
     Evaluation,
     Keep,
     clean_evaluation,
-    evaluation_now,
     stored,
 )
+from channels_app.evaluations.services import evaluation_change, evaluation_record
 from channels_app.messages.markdown import render_markdown
 from channels_app.messages.services import clean_handling_code
 from channels_app.models import (
     Document,
     DocumentTag,
     DocumentVersion,
-    EvaluationChange,
 )
 from exchange.kernel.errors import BadRequest, Conflict, Forbidden
 from permissions.access import Need, access_channel, document_by_id, require
@@ -97,9 +96,7 @@ def document_add(
             document=document, number=1, attachment=carried, author=actor, note=note
         )
         if evaluation is not None:
-            EvaluationChange.objects.create(
-                document=document, changed_by=actor, **stored(evaluation)
-            )
+            evaluation_record(carrier=document, actor=actor, value=evaluation)
         record(
             action="document.added",
             actor=actor,
@@ -190,12 +187,9 @@ def document_change(
     tag_names = None if tags is None else clean_tags(tags)
     if tag_names is not None and tag_names == sorted(t.name for t in document.tags.all()):
         tag_names = None
+    evaluation = evaluation_change(document, evaluation)
     if evaluation is not KEEP:
-        evaluation = clean_evaluation(evaluation)
-        if stored(evaluation) != stored(evaluation_now(document)):
-            changes.update(stored(evaluation))
-        else:
-            evaluation = KEEP  # the same pair again is no change to record
+        changes.update(stored(evaluation))
     if not changes and tag_names is None:
         return document_get(document.pk)
     # Which fields changed (their names, never their text) is what the audit event says.
@@ -210,9 +204,7 @@ def document_change(
             )
         if evaluation is not KEEP:
             fields.append("evaluation")
-            EvaluationChange.objects.create(
-                document=document, changed_by=actor, **stored(evaluation)
-            )
+            evaluation_record(carrier=document, actor=actor, value=evaluation)
         record(
             action="document.changed",
             actor=actor,

@@ -11,6 +11,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from channels_app.evaluations.schemas import evaluation_value
+from channels_app.evaluations.selectors import evaluation_history
 from channels_app.keys.selectors import current_epoch
 from channels_app.messages import selectors, services
 from channels_app.messages.payloads import (
@@ -155,7 +156,7 @@ def message_update(request: HttpRequest, message_id: int, payload: MessageEdit) 
 )
 def evaluation_list(request: HttpRequest, message_id: int) -> list[EvaluationChangeOut]:
     message, _ = message_by_id(request_user(request), message_id)
-    changes = selectors.evaluation_history(message_id=message.pk)
+    changes = evaluation_history(message_id=message.pk)
     return [evaluation_change_payload(c) for c in changes]
 
 

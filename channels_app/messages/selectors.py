@@ -14,7 +14,6 @@ from django.db.models import Prefetch, QuerySet
 from channels_app.models import (
     Attachment,
     Channel,
-    EvaluationChange,
     IdentityKey,
     Message,
 )
@@ -92,16 +91,6 @@ def message_list(
     if after is not None:
         return list(messages.filter(id__gt=after).order_by("id")[:limit])
     return list(reversed(messages.order_by("-id")[:limit]))
-
-
-def evaluation_history(**carrier: int) -> list[EvaluationChange]:
-    """Every setting of one message's or document's evaluation (`message_id=` or
-    `document_id=`), oldest first; the caller checked that the reader may see it."""
-    return list(
-        EvaluationChange.objects.filter(**carrier)
-        .select_related("changed_by", "changed_by__institution")
-        .order_by("id")
-    )
 
 
 @dataclass(frozen=True)

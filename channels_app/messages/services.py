@@ -21,14 +21,14 @@ from channels_app.evaluations.pair import (
     Evaluation,
     Keep,
     clean_evaluation,
-    evaluation_now,
     stored,
 )
+from channels_app.evaluations.services import evaluation_change, evaluation_record
 from channels_app.messages.events import message_event_on_commit
 from channels_app.messages.markdown import render_markdown
 from channels_app.messages.schemas import MAX_BODY
 from channels_app.messages.selectors import with_related
-from channels_app.models import Attachment, Channel, EvaluationChange, HandlingCode, Message
+from channels_app.models import Attachment, Channel, HandlingCode, Message
 from exchange.kernel.errors import BadRequest, Conflict, Forbidden
 from permissions.access import (
     ChannelAccess,
@@ -138,9 +138,7 @@ def message_send(
                 **stored(evaluation),
             )
             if evaluation is not None:
-                EvaluationChange.objects.create(
-                    message=message, changed_by=actor, **stored(evaluation)
-                )
+                evaluation_record(carrier=message, actor=actor, value=evaluation)
             if attachments:
                 carried = attachments_for_message(
                     actor=actor, channel_id=channel.pk, ids=attachments
@@ -278,18 +276,15 @@ def message_edit(
     if body is not None:
         body = _clean_body(body, allow_empty=False)
         changes.update(body=body, html=render_markdown(body), edited_at=timezone.now())
+    evaluation = evaluation_change(message, evaluation)
     if evaluation is not KEEP:
-        evaluation = clean_evaluation(evaluation)
-        if stored(evaluation) != stored(evaluation_now(message)):
-            changes.update(stored(evaluation))
-        else:
-            evaluation = KEEP  # the same pair again is no change to record
+        changes.update(stored(evaluation))
     if not changes:
         return _load(message.pk)
     with transaction.atomic():
         Message.objects.filter(pk=message.pk).update(**changes)
         if evaluation is not KEEP:
-            EvaluationChange.objects.create(message=message, changed_by=actor, **stored(evaluation))
+            evaluation_record(carrier=message, actor=actor, value=evaluation)
         message = _load(message.pk)
         message_event_on_commit("message.updated", message)
     return message
