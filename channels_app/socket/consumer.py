@@ -83,9 +83,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# RFC 6455 §7.4.1: "a message that violates its policy", for a client that keeps sending
-# after being told to wait.
-CLOSE_POLICY_VIOLATION = 1008
+# For a client that keeps sending after being told to wait. RFC 6455's 1008 ("policy
+# violation") would say it, but autobahn, under daphne, lets an application close only
+# with 1000 or 3000-4999 and raises on anything else (the client then sees 1011). So the
+# private-use code 4000 + 1008's last digits, beside 4401 for an ended credential.
+CLOSE_POLICY_VIOLATION = 4008
 SESSION_TOUCH_SECONDS = 60
 UNAVAILABLE = Unavailable("The database is unavailable; send the same frame again shortly.")
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from django.db import connection
 
@@ -48,6 +49,13 @@ def test_database_url() -> str:
 class LiveServer:
     port: int
     process: subprocess.Popen[bytes]
+    log: IO[bytes]
+
+    def log_text(self) -> str:
+        """What the process wrote to stderr so far: its tracebacks, for a test to check."""
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
 
     @property
     def http(self) -> str:
@@ -100,7 +108,7 @@ def daphne_server(
                 if time.monotonic() > deadline:
                     raise RuntimeError("daphne did not start within 30 s") from None
                 time.sleep(0.1)
-        yield LiveServer(port=port, process=process)
+        yield LiveServer(port=port, process=process, log=log)
     finally:
         process.terminate()
         try:

@@ -27,7 +27,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.test import Client, override_settings
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Origin
 
 from permissions.models import User
@@ -111,6 +111,36 @@ async def test_a_bearer_token_socket_needs_no_origin_since_no_browser_sends_it_b
         open_timeout=TIMEOUT,
     ) as ws:
         assert await ping(ws) == {"type": "pong"}
+
+
+# --- repeated abuse ----------------------------------------------------------------------
+
+
+async def test_flooding_message_send_past_the_rate_limit_closes_with_4008_not_a_server_crash(
+    world: World,
+) -> None:
+    """The abuse close must pass through daphne's autobahn, which raises on 1008 (the
+    client then saw 1011 and the server logged a traceback)."""
+    token = (await sync_to_async(tokens_of)(world.member))["mateo"]
+    env = {"EXCHANGE_RATE_WS_FRAMES": "2/minute", "EXCHANGE_WS_RATE_LIMITED_CLOSE_AFTER": "3"}
+    with daphne_server(env=env) as server:
+        async with connect(
+            server.ws, additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=TIMEOUT
+        ) as ws:
+            with pytest.raises(ConnectionClosed) as closed:
+                for _ in range(50):
+                    frame = {
+                        "type": "message.send",
+                        "channel": "ops",
+                        "client_id": str(uuid.uuid4()),
+                        "body": "flood",
+                    }
+                    await ws.send(json.dumps(frame))
+                    await asyncio.wait_for(ws.recv(), TIMEOUT)
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == 4008
+        await asyncio.sleep(0.5)
+        assert "Exception inside application" not in server.log_text()
 
 
 # --- sizes -----------------------------------------------------------------------------------

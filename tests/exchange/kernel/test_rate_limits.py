@@ -138,7 +138,7 @@ async def test_flooding_a_socket_with_frames_gets_rate_limited_errors_and_it_sta
 
 
 @pytestmark_ws
-async def test_a_socket_that_keeps_flooding_after_being_told_to_wait_is_closed_with_1008(
+async def test_a_socket_that_keeps_flooding_after_being_told_to_wait_is_closed_with_4008(
     world: World, empty_layer: None
 ) -> None:
     with override_settings(RATE_WS_FRAMES="2/minute", WS_RATE_LIMITED_CLOSE_AFTER=3):
@@ -151,7 +151,7 @@ async def test_a_socket_that_keeps_flooding_after_being_told_to_wait_is_closed_w
                 assert (await receive(flood))["code"] == "rate_limited"
             await flood.send_json_to({"type": "ping"})
             closed = await flood.receive_output(timeout=3)
-            assert closed == {"type": "websocket.close", "code": 1008}
+            assert closed == {"type": "websocket.close", "code": 4008}
 
 
 @pytestmark_ws
