@@ -255,6 +255,8 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = not DEBUG and env_bool("EXCHANGE_SECURE_COOKIES", True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Under /api/ a CSRF refusal is SPEC §3's JSON error, not Django's HTML page.
+CSRF_FAILURE_VIEW = "exchange.views.csrf_failure"
 if SESSION_COOKIE_SECURE:
     # __Host-: the browser keeps such a cookie only if Secure, for this exact host and
     # path /, so neither a sibling subdomain nor plain HTTP can plant or overwrite it.

@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
+from django.views.csrf import csrf_failure as html_csrf_failure
+from django.views.decorators.csrf import csrf_exempt
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -29,9 +31,25 @@ def server_error(request: HttpRequest) -> HttpResponse:
     return HttpResponse("Something went wrong on our side.", status=500, content_type="text/plain")
 
 
+@csrf_exempt
 def api_not_found(request: HttpRequest) -> HttpResponse:
-    """Unknown routes under /api/ answer in the API's error shape, DEBUG or not."""
+    """Unknown routes under /api/ answer in the API's error shape, DEBUG or not.
+
+    Exempt from CSRF because it changes nothing and reads no credential: without the
+    exemption CsrfViewMiddleware refused every POST/PUT/PATCH/DELETE here with its HTML
+    403 page before this view ran, so an unknown route answered HTML, not SPEC's 404.
+    """
     return not_found(request)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: under /api/ a refused request still gets SPEC §3's JSON error,
+    whichever view Django's middleware refused it for; pages keep Django's HTML page."""
+    if _wants_json(request):
+        return JsonResponse(
+            {"error": {"code": "forbidden", "message": "CSRF check failed."}}, status=403
+        )
+    return html_csrf_failure(request, reason)
 
 
 class ApiErrorShapeMiddleware:
