@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
@@ -171,6 +171,21 @@ def on_body_too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpRespo
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     return error_response(
         request, 413, "too_large", f"A JSON request body is at most {limit // 1024} KiB."
+    )
+
+
+@api.exception_handler(TooManyFieldsSent)
+@api.exception_handler(TooManyFilesSent)
+def on_too_many_parts(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """Django refuses a form with more parts than DATA_UPLOAD_MAX_NUMBER_FIELDS / _FILES
+    when ninja first reads request.POST or FILES; a client's error, not ours (was 500).
+    Raised before any file is kept, so nothing is stored."""
+    fields, files = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS, settings.DATA_UPLOAD_MAX_NUMBER_FILES
+    return error_response(
+        request,
+        400,
+        "bad_request",
+        f"Too many form parts: at most {fields} fields and {files} files.",
     )
 
 

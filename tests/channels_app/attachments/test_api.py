@@ -244,3 +244,22 @@ def test_a_postgresql_dump_holds_neither_content_nor_name(
     )  # fmt: skip
     assert uploaded["sha256"].encode() in dump.stdout  # the dump does hold the attachment
     assert canary.encode() not in dump.stdout
+
+
+@pytest.mark.parametrize("attack", ["fields", "files"])
+def test_an_upload_with_thousands_of_form_parts_is_a_400_not_a_500_and_stores_nothing(
+    world: World, members: dict[str, Member], media_root: Path, attack: str
+) -> None:
+    """Issue 11: 5,000 extra text fields (TooManyFieldsSent) or 150 file parts
+    (TooManyFilesSent) answered 500 `server_error`."""
+    data: dict[str, object] = {"epoch": 1}
+    if attack == "fields":
+        data.update({f"extra{n}": "x" for n in range(5000)})
+    else:
+        data.update({f"file{n}": io.BytesIO(b"age") for n in range(150)})
+    response = members["member"].client.post(
+        f"/api/v1/channels/{world.channel.slug}/attachments", data
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "bad_request"
+    assert stored_files(media_root) == [] and not Attachment.objects.exists()
