@@ -244,8 +244,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 SESSION_IDLE_MINUTES = env_int("EXCHANGE_SESSION_IDLE_MINUTES", 30, minimum=1)
 SESSION_MAX_HOURS = env_int("EXCHANGE_SESSION_MAX_HOURS", 12, minimum=1)
 SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
-# How often a socket opened with a session checks that its session still lives (idle
-# expiry, deletion); what the user does on the socket pushes the idle expiry on.
+# How often an open socket looks again that its credential still lives (a session idled
+# out or deleted, a row changed by hand); known ends (a token's expiry, a session's
+# lifetime, a lapse) close it on time anyway (permissions/sign_in/socket_lifetime.py).
 SESSION_SOCKET_CHECK_SECONDS = env_int("EXCHANGE_SESSION_SOCKET_CHECK_SECONDS", 60, minimum=1)
 SESSION_SAVE_EVERY_REQUEST = True
 

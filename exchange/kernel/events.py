@@ -119,7 +119,8 @@ class ShareAvailable(LayerEvent):
 @_event
 @dataclass(frozen=True, slots=True)
 class TokenRevoked(LayerEvent):
-    """To the sockets opened with one bearer token: it was revoked; close them."""
+    """To the sockets opened with one bearer token: it was revoked, or it (or its user's
+    certification) ran out; close them."""
 
     type: ClassVar[str] = "token.revoked"
 

@@ -5,8 +5,8 @@ cookie, so ending a session must also close its sockets: sign-out closes the soc
 that session, a password change closes every socket of the user (their other sessions
 are refused at their next request or handshake by Django's session hash). A session
 that ends any other way (idle past EXCHANGE_SESSION_IDLE_MINUTES, deleted from the
-store) is noticed by its sockets' watch (permissions.sign_in.ws_auth), and what the user does
-on a socket counts as activity, as a page request does (`keep_alive`).
+store) is noticed by its sockets' watch (permissions.sign_in.socket_lifetime), and what
+the user does on a socket counts as activity, as a page request does (`keep_alive`).
 """
 
 from __future__ import annotations
@@ -63,13 +63,6 @@ def sign_out(request: HttpRequest) -> None:
     logout(request)
     if session_key:
         close_session_sockets(session_key)
-
-
-def session_alive(session_key: str) -> bool:
-    """Whether the session store still holds this session, unexpired. (An authenticated
-    session is never empty, and the store loads an expired or deleted one as empty.)"""
-    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-    return bool(store.load())
 
 
 def keep_alive(session_key: str) -> None:

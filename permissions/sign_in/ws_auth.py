@@ -9,28 +9,29 @@ the consumer refuses it.
 A session cookie opens a socket only for a session that is signed in completely: not
 past its absolute lifetime, and past the one-time code if its user needs one
 (permissions.sign_in.two_factor). Such a socket joins its session's group, so that signing out
-closes it at once, and a watch tells the group to close when the session reaches its
-absolute lifetime, or is found gone from the session store (idle too long, or deleted),
-looking every EXCHANGE_SESSION_SOCKET_CHECK_SECONDS: a socket does not outlive the
-session it was opened with.
+closes it at once.
+
+Whichever credential opened it, a socket is served beside a watch
+(permissions.sign_in.socket_lifetime) that closes it when the credential ends by itself:
+the token's expiry, the session's lifetime or idle end, the user's lapse. A socket does
+not outlive the credential it was opened with.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from channels.security.websocket import AllowedHostsOriginValidator
-from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
-from exchange.kernel.realtime import session_group
-from permissions.models import User
-from permissions.sign_in.sessions import ENDED, session_alive, session_seconds_left
+from exchange.kernel.events import TokenRevoked
+from exchange.kernel.realtime import session_group, token_group
+from permissions.models import ApiToken, User
+from permissions.sign_in.sessions import ENDED
+from permissions.sign_in.socket_lifetime import seconds_left, watch
 from permissions.sign_in.tokens import token_lookup
 from permissions.sign_in.two_factor import session_state
 
@@ -46,28 +47,35 @@ def _bearer_secret(scope: Scope) -> str | None:
 
 
 def _session_group_if_complete(user: User, session: Any) -> tuple[str, float] | None:
-    """The group of a fully signed-in session and the seconds it has left, or None for a
-    session that may not open a socket."""
-    seconds_left = session_seconds_left(session)
-    if seconds_left <= 0 or not session_state(user, session).passes or not session.session_key:
+    """The group of a fully signed-in session and the seconds its credential has left
+    (permissions.sign_in.socket_lifetime), or None for a session that may not open a
+    socket."""
+    if not session.session_key or not session_state(user, session).passes:
         return None
-    return session_group(session.session_key), seconds_left
+    left = seconds_left(user_id=user.pk, session_key=session.session_key)
+    if left <= 0:
+        return None
+    return session_group(session.session_key), left
 
 
-async def _watch_session(group: str, session_key: str, seconds_left: float) -> None:
-    """Close the session's sockets when it reaches its absolute lifetime or is found
-    gone from the store; until then, look again every check interval."""
-    deadline = time.monotonic() + seconds_left
-    while True:
-        interval = settings.SESSION_SOCKET_CHECK_SECONDS
-        await asyncio.sleep(max(0.0, min(interval, deadline - time.monotonic())))
-        if time.monotonic() >= deadline:
-            break
-        if not await database_sync_to_async(session_alive)(session_key):
-            break
-    layer = get_channel_layer()
-    if layer is not None:
-        await layer.group_send(group, ENDED.as_layer_message())
+def _token_and_seconds_left(secret: str) -> tuple[ApiToken, float] | None:
+    """The valid token a secret names and the seconds until it, or its user's
+    certification, ends; None for a token that may not open a socket."""
+    token = token_lookup(secret)
+    if token is None:
+        return None
+    left = seconds_left(user_id=token.user_id, token_id=token.pk)
+    return (token, left) if left > 0 else None
+
+
+async def _run_watched(app: Any, scope: Scope, receive: Any, send: Any, watch: Any) -> Any:
+    """Serve the socket while its credential's watch runs beside it; stop the watch when
+    the socket ends."""
+    task = asyncio.get_running_loop().create_task(watch)
+    try:
+        return await app(scope, receive, send)
+    finally:
+        task.cancel()
 
 
 class CompleteSessionOnly:
@@ -84,20 +92,15 @@ class CompleteSessionOnly:
         complete = await database_sync_to_async(_session_group_if_complete)(user, scope["session"])
         if complete is None:
             return await self.app(scope | {"user": AnonymousUser()}, receive, send)
-        group, seconds_left = complete
+        group, left = complete
         session_key = scope["session"].session_key
-        watch = asyncio.get_running_loop().create_task(
-            _watch_session(group, session_key, seconds_left)
+        return await _run_watched(
+            self.app,
+            scope | {"auth_method": "session", "session_group": group, "session_key": session_key},
+            receive,
+            send,
+            watch(group, ENDED, user_id=user.pk, session_key=session_key, first_seconds_left=left),
         )
-        try:
-            return await self.app(
-                scope
-                | {"auth_method": "session", "session_group": group, "session_key": session_key},
-                receive,
-                send,
-            )
-        finally:
-            watch.cancel()
 
 
 class TokenOrSessionAuthMiddleware:
@@ -109,11 +112,22 @@ class TokenOrSessionAuthMiddleware:
         secret = _bearer_secret(scope)
         if secret is None:
             return await self.cookie_app(scope, receive, send)
-        token = await database_sync_to_async(token_lookup)(secret) if secret else None
-        scope = {
-            **scope,
-            "user": token.user if token is not None else AnonymousUser(),
-            "auth_method": "token",
-            "token_id": token.pk if token is not None else None,
-        }
-        return await self.app(scope, receive, send)
+        found = await database_sync_to_async(_token_and_seconds_left)(secret) if secret else None
+        if found is None:
+            anonymous = {**scope, "user": AnonymousUser(), "auth_method": "token", "token_id": None}
+            return await self.app(anonymous, receive, send)
+        token, left = found
+        scope = {**scope, "user": token.user, "auth_method": "token", "token_id": token.pk}
+        return await _run_watched(
+            self.app,
+            scope,
+            receive,
+            send,
+            watch(
+                token_group(token.pk),
+                TokenRevoked(),
+                user_id=token.user_id,
+                token_id=token.pk,
+                first_seconds_left=left,
+            ),
+        )

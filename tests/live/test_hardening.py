@@ -20,17 +20,19 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.test import Client, override_settings
+from django.utils import timezone
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Origin
 
-from permissions.models import User
+from permissions.models import ApiToken, User
 from tests import factories
 from tests.conftest import World
 from tests.live.servers import LIVE_SECRET_KEY, LiveServer, daphne_server
@@ -111,6 +113,36 @@ async def test_a_bearer_token_socket_needs_no_origin_since_no_browser_sends_it_b
         open_timeout=TIMEOUT,
     ) as ws:
         assert await ping(ws) == {"type": "pong"}
+
+
+# --- a credential's end ---------------------------------------------------------------------
+
+
+def token_expiring_in(user: User, seconds: float) -> str:
+    secret = factories.token_for(user)
+    ApiToken.objects.filter(prefix=secret[:12]).update(
+        expires_at=timezone.now() + timedelta(seconds=seconds)
+    )
+    return secret
+
+
+async def test_a_token_that_expires_while_its_socket_is_open_closes_it_at_expiry(
+    memory_server: LiveServer, world: World
+) -> None:
+    """As found: after the expiry `GET /me` said 401 but the socket kept receiving
+    `message.new` and getting `message.ack`. Now it closes with 4401 at the expiry, with
+    the periodic credential check a minute away."""
+    token = await sync_to_async(token_expiring_in)(world.member, 3)
+    async with connect(
+        memory_server.ws,
+        additional_headers={"Authorization": f"Bearer {token}"},
+        open_timeout=TIMEOUT,
+    ) as ws:
+        assert await ping(ws) == {"type": "pong"}
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), TIMEOUT)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4401
 
 
 # --- repeated abuse ----------------------------------------------------------------------

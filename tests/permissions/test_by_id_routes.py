@@ -37,7 +37,7 @@ from channels_app.models import (
 from permissions.membership.services import ban_create
 from permissions.models import Admission, User
 from tests import factories
-from tests.channels_app.socket.test_consumer import empty_layer, open_socket, sync
+from tests.channels_app.socket.test_consumer import bearer, empty_layer, handshake, sync
 from tests.conftest import World, api_client
 
 __all__ = ["empty_layer"]  # the consumer tests' fixture: every test starts with an empty layer
@@ -248,14 +248,20 @@ FRAMES: dict[str, Callable[[int], dict[str, Any]]] = {
 
 
 async def _frame_answer(user: User, frame: dict[str, Any]) -> Any:
-    """The first thing a fresh socket of `user` is told after `frame`: a frame, or that
-    the socket was closed (and its code)."""
-    async with open_socket(user) as socket:
+    """The first thing a fresh socket of `user` is told after `frame`: a frame, that the
+    socket was closed (and its code), or that it never opened (a lapsed user's handshake
+    is refused, as their HTTP requests are)."""
+    connected, socket = await handshake(await sync(bearer)(user))
+    try:
+        if not connected:
+            return ("refused at the handshake",)
         await socket.send_json_to(frame)
         output = await socket.receive_output(timeout=3)
         if output["type"] == "websocket.close":
             return ("closed", output.get("code"))
         return json.loads(output["text"])
+    finally:
+        await socket.disconnect()
 
 
 @pytest.mark.parametrize("who", REFUSED)
@@ -270,9 +276,9 @@ async def test_whoever_may_not_read_gets_the_frame_a_missing_id_gets(
         answers[name] = real == missing, real
     assert all(same for same, _ in answers.values()), answers
     by_id = {name: real for name, (_, real) in answers.items() if name != "message.send"}
+    not_found = {"type": "error", "code": "not_found", "message": "No such message.", "ref": "r"}
     assert by_id == {
-        name: {"type": "error", "code": "not_found", "message": "No such message.", "ref": "r"}
-        for name in by_id
+        name: ("refused at the handshake",) if who == "lapsed" else not_found for name in by_id
     }
     sent = answers["message.send"][1]
     assert (
@@ -290,7 +296,7 @@ async def test_whoever_may_not_read_gets_the_frame_a_missing_id_gets(
                 "message": "Your institution is not a member of this channel.",
                 "ref": "0b7e6a3c-4f1d-4a8e-9c2b-5d6e7f8a9b0c",
             },
-            "lapsed": ("closed", 4401),
+            "lapsed": ("refused at the handshake",),
             "before_joining": {
                 "type": "error",
                 "code": "bad_request",
