@@ -168,10 +168,14 @@ def on_throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
 
 @api.exception_handler(RequestDataTooBig)
 def on_body_too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    return error_response(
-        request, 413, "too_large", f"A JSON request body is at most {limit // 1024} KiB."
-    )
+    """What is read into memory is bounded: a JSON body, or a form's text fields together
+    (its files are spooled to disk and bounded by EXCHANGE_MAX_UPLOAD_MB instead)."""
+    kib = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 1024
+    if request.content_type == "multipart/form-data":
+        message = f"A form's text fields are at most {kib} KiB together."
+    else:
+        message = f"A JSON request body is at most {kib} KiB."
+    return error_response(request, 413, "too_large", message)
 
 
 @api.exception_handler(TooManyFieldsSent)

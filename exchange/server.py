@@ -29,6 +29,16 @@ read, before any of its payload is buffered. Between the consumer's own 64 KiB l
 one, a frame still gets a `too_large` error frame and the socket stays open.
 `--websocket-max-message-size` and `--websocket-max-frame-size` still override it.
 
+And a request must arrive in bounded time and size, before the application sees it
+(Twisted reads the whole body first, and only drops a connection silent for a minute):
+a body announced (Content-Length) or sent (chunked) larger than the largest any route
+takes (`max_body_bytes`: an upload of EXCHANGE_MAX_UPLOAD_MB with its meta) is refused
+with 413 at once, before any of it is read; a request whose headers take longer than
+REQUEST_HEADERS_SECONDS, or whose body arrives slower than REQUEST_BODY_SECONDS plus
+REQUEST_MIN_KB_PER_SECOND of its length, gets 408. Both answers are SPEC's JSON error,
+written on the connection by hand (as Twisted answers a malformed request), which is
+then closed.
+
 Everything else is daphne as it is, started with the same arguments:
 `python -m exchange.server -b 127.0.0.1 -p 8000 exchange.asgi:application`.
 """
@@ -36,14 +46,18 @@ Everything else is daphne as it is, started with the same arguments:
 from __future__ import annotations
 
 import asyncio
+import json
 import tempfile
 import weakref
+from http import HTTPStatus
 from typing import Any
 
 from daphne.cli import CommandLineInterface
 from daphne.http_protocol import HTTPFactory, WebRequest
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
+from django.conf import settings
+from twisted.internet.base import DelayedCall
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
@@ -52,6 +66,27 @@ SPOOL_MEMORY = 1024 * 1024
 # several bytes in UTF-8 still reaches the consumer, which answers it with an error frame.
 WS_MAX_MESSAGE_BYTES = 256 * 1024
 READ_SIZE = 256 * 1024
+# Room in a request body beyond the attachment itself: its encrypted meta (64 KiB at most,
+# channels_app.attachments.services) and the form's framing.
+BODY_OVERHEAD_BYTES = 1024 * 1024
+
+
+def max_body_bytes() -> int:
+    """The largest request body any route takes: an upload with its meta and framing.
+    (Each route then applies its own, smaller limit: a JSON body is 1 MiB at most.)"""
+    return int(settings.MAX_UPLOAD_MB) * 1024 * 1024 + BODY_OVERHEAD_BYTES
+
+
+def error_bytes(status: HTTPStatus, code: str, message: str) -> bytes:
+    """A whole HTTP response carrying SPEC's JSON error, closing the connection."""
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    head = (
+        f"HTTP/1.1 {status.value} {status.phrase}\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    return head.encode() + body
 
 
 class _SpoolMark:
@@ -105,11 +140,106 @@ class BodySpoolingQueue(asyncio.Queue[Any]):
         return {"type": "http.request", "body": body, "more_body": more}
 
 
+def _reactor() -> Any:
+    """daphne's asyncio reactor, installed by the time a request arrives (imported here,
+    not at the top, so that importing this module never installs Twisted's default)."""
+    from twisted.internet import reactor
+
+    return reactor
+
+
 class UnparsedBodyRequest(WebRequest):
-    """daphne's request, without Twisted's in-memory parsing of form bodies."""
+    """daphne's request, without Twisted's in-memory parsing of form bodies, and bounded
+    in how large and how slow it may arrive (see the module's docstring).
+
+    Twisted makes the request object when the request line arrives, tells it the body's
+    length once the headers are in (`gotLength`), hands it the body in chunks, and calls
+    `requestReceived` when all of it is there: the deadline runs over those steps.
+    """
+
+    _refused = False
+    _body_bytes = 0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, parsePOSTFormSubmission=False, **kwargs)
+        self._deadline: DelayedCall | None = None
+        self._body_started = 0.0
+        seconds = float(settings.REQUEST_HEADERS_SECONDS)
+        self._arrive_within(seconds, f"its headers took over {seconds:.0f} s")
+
+    def _arrive_within(self, seconds: float, too_slow: str) -> None:
+        self._stop_deadline()
+        self._deadline = _reactor().callLater(
+            seconds,
+            self._refuse,
+            HTTPStatus.REQUEST_TIMEOUT,
+            "timeout",
+            f"The request arrived too slowly: {too_slow}.",
+        )
+
+    def _body_allowance(self) -> float:
+        """Seconds from the end of the headers by which the body received so far had to
+        arrive: a grace of REQUEST_BODY_SECONDS, then REQUEST_MIN_KB_PER_SECOND on
+        average (as Apache's mod_reqtimeout MinRate). A silent body is cut off after the
+        grace; a slow, steady one goes on."""
+        rate = int(settings.REQUEST_MIN_KB_PER_SECOND) * 1024
+        return float(settings.REQUEST_BODY_SECONDS) + self._body_bytes / rate
+
+    def _stop_deadline(self) -> None:
+        if self._deadline is not None and self._deadline.active():
+            self._deadline.cancel()
+        self._deadline = None
+
+    def _refuse(self, status: HTTPStatus, code: str, message: str) -> None:
+        """Answer before the application sees the request, and close the connection."""
+        if self._refused:
+            return
+        self._refused = True
+        self._stop_deadline()
+        transport = self.channel.transport
+        transport.write(error_bytes(status, code, message))
+        transport.loseConnection()
+
+    def _too_large(self) -> None:
+        self._refuse(
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            "too_large",
+            f"A request body is at most {settings.MAX_UPLOAD_MB} MB (an attachment) with its meta.",
+        )
+
+    def gotLength(self, length: int | None) -> None:
+        if length is not None and length > max_body_bytes():
+            # No "100 Continue" after the refusal: Twisted sends it next if asked to.
+            self.requestHeaders.removeHeader(b"Expect")
+            super().gotLength(0)
+            self._too_large()
+            return
+        super().gotLength(length)
+        self._body_started = _reactor().seconds()
+        rate = settings.REQUEST_MIN_KB_PER_SECOND
+        self._arrive_within(self._body_allowance(), f"its body came slower than {rate} KB/s")
+
+    def handleContentChunk(self, data: bytes) -> None:
+        if self._refused:
+            return
+        self._body_bytes += len(data)
+        if self._body_bytes > max_body_bytes():  # a chunked body has no announced length
+            self._too_large()
+            return
+        super().handleContentChunk(data)
+        if self._deadline is not None and self._deadline.active():
+            due = self._body_started + self._body_allowance()
+            self._deadline.reset(max(0.0, due - self._deadline.seconds()))
+
+    def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
+        if self._refused:
+            return  # answered already; what was left in the buffer is not served
+        self._stop_deadline()
+        super().requestReceived(command, path, version)
+
+    def connectionLost(self, reason: Any) -> None:
+        self._stop_deadline()
+        super().connectionLost(reason)
 
 
 class UnparsedBodyHTTPFactory(HTTPFactory):

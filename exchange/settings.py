@@ -216,6 +216,13 @@ MAX_UPLOAD_MB = env_int("EXCHANGE_MAX_UPLOAD_MB", 100, minimum=1)
 # JSON bodies (and the non-file fields of a multipart body) are read into memory: the
 # largest legitimate one is an epoch's key shares, ~300 bytes per member.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("EXCHANGE_MAX_JSON_BODY_KB", 1024, minimum=16) * 1024
+# How long a request may take to arrive (exchange/server.py): its request line and headers
+# within REQUEST_HEADERS_SECONDS; its body within REQUEST_BODY_SECONDS plus its length at
+# REQUEST_MIN_KB_PER_SECOND (a 100 MB upload over a 256 kbit/s line still fits). A
+# request that trickles in slower holds a connection for nothing: it gets 408.
+REQUEST_HEADERS_SECONDS = env_int("EXCHANGE_REQUEST_HEADERS_SECONDS", 10, minimum=1)
+REQUEST_BODY_SECONDS = env_int("EXCHANGE_REQUEST_BODY_SECONDS", 30, minimum=1)
+REQUEST_MIN_KB_PER_SECOND = env_int("EXCHANGE_REQUEST_MIN_KB_PER_SECOND", 16, minimum=1)
 
 # --- rate limits and caps, per user (exchange/kernel/ratelimit.py) ---------------------------
 # Generous for people and their scripts; they stop a runaway client or a stolen token

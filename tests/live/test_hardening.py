@@ -32,6 +32,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Origin
 
+from channels_app.models import Attachment
 from permissions.models import ApiToken, User
 from tests import factories
 from tests.conftest import World
@@ -223,6 +224,135 @@ async def test_a_16_mib_frame_is_cut_off_by_the_transport_and_the_server_keeps_s
         await ws.send(json.dumps({"type": "ping", "pad": "x" * 100_000}))
         assert json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))["code"] == "too_large"
         assert await ping(ws) == {"type": "pong"}
+
+
+# --- how a request arrives: its size and its pace, before the application sees it --------
+
+
+@pytest.fixture
+def impatient_server() -> Iterator[LiveServer]:
+    """Short arrival bounds and a 1 MB upload limit, so a refusal takes seconds."""
+    env = {
+        "EXCHANGE_MAX_UPLOAD_MB": "1",
+        "EXCHANGE_REQUEST_HEADERS_SECONDS": "2",
+        "EXCHANGE_REQUEST_BODY_SECONDS": "2",
+    }
+    with daphne_server(env=env) as server:
+        yield server
+
+
+async def raw_answer(server: LiveServer, sent: bytes) -> tuple[bytes, dict[str, Any]]:
+    """Send `sent` as it is, then read until the server closes the connection: the
+    status line and the JSON body of its answer."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        writer.write(sent)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), TIMEOUT)
+    finally:
+        writer.close()
+    status_line, _, rest = answer.partition(b"\r\n")
+    _, _, body = rest.partition(b"\r\n\r\n")
+    return status_line, json.loads(body)
+
+
+def upload_head(server: LiveServer, token: str, length: int, *extra: str) -> bytes:
+    lines = [
+        "POST /api/v1/channels/ops/attachments HTTP/1.1",
+        f"Host: 127.0.0.1:{server.port}",
+        f"Authorization: Bearer {token}",
+        "Content-Type: multipart/form-data; boundary=b",
+        f"Content-Length: {length}",
+        *extra,
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def assert_still_serving(server: LiveServer, token: str) -> None:
+    request = urllib.request.Request(  # noqa: S310  (a URL of our own test server)
+        f"{server.http}/api/v1/me", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310
+        assert response.status == 200
+
+
+@pytest.mark.parametrize("expect", [False, True], ids=["plain", "expect-100-continue"])
+async def test_an_upload_announcing_more_than_the_limit_gets_413_at_once_not_after_its_body(
+    impatient_server: LiveServer, world: World, expect: bool
+) -> None:
+    """As found: `Content-Length: 50 MiB` and no body was not answered within seconds.
+    Refused from the announced length alone, before any of the body (and with no
+    "100 Continue" inviting it)."""
+    token = (await sync_to_async(tokens_of)(world.member))["mateo"]
+    extra = ["Expect: 100-continue"] if expect else []
+    head = upload_head(impatient_server, token, 50 * 1024 * 1024, *extra)
+    status, body = await raw_answer(impatient_server, head)
+    assert status == b"HTTP/1.1 413 Request Entity Too Large"
+    assert body["error"]["code"] == "too_large"
+    assert "1 MB" in body["error"]["message"]
+    await sync_to_async(assert_still_serving)(impatient_server, token)
+
+
+async def test_a_request_whose_headers_never_finish_gets_408(
+    impatient_server: LiveServer, world: World
+) -> None:
+    """Slowloris: a request line and a header, then nothing; Twisted alone would wait a
+    minute per silence, forever for a trickle."""
+    token = (await sync_to_async(tokens_of)(world.member))["mateo"]
+    sent = f"GET /api/v1/me HTTP/1.1\r\nHost: 127.0.0.1:{impatient_server.port}\r\n"
+    status, body = await raw_answer(impatient_server, sent.encode())
+    assert status == b"HTTP/1.1 408 Request Timeout"
+    assert body["error"] == {
+        "code": "timeout",
+        "message": "The request arrived too slowly: its headers took over 2 s.",
+    }
+    await sync_to_async(assert_still_serving)(impatient_server, token)
+
+
+async def test_a_body_that_stops_arriving_gets_408(
+    impatient_server: LiveServer, world: World
+) -> None:
+    token = (await sync_to_async(tokens_of)(world.member))["mateo"]
+    head = upload_head(impatient_server, token, 100_000)
+    status, body = await raw_answer(impatient_server, head + b"--b\r\n")
+    assert status == b"HTTP/1.1 408 Request Timeout"
+    assert body["error"]["code"] == "timeout"
+    assert "its body came slower than 16 KB/s" in body["error"]["message"]
+    await sync_to_async(assert_still_serving)(impatient_server, token)
+
+
+def multipart(parts: list[tuple[str, str | None]]) -> bytes:
+    """A form of (name, filename or None) parts, each holding "x"."""
+    chunks = []
+    for name, filename in parts:
+        disposition = f'form-data; name="{name}"' + (
+            f'; filename="{filename}"' if filename is not None else ""
+        )
+        chunks.append(f"--b\r\nContent-Disposition: {disposition}\r\n\r\nx\r\n")
+    return ("".join(chunks) + "--b--\r\n").encode()
+
+
+FORMS = {
+    "5000-fields": [(f"field{i}", None) for i in range(5000)],
+    "150-files": [(f"file{i}", f"f{i}.age") for i in range(150)],
+}
+
+
+@pytest.mark.parametrize("form", FORMS.values(), ids=FORMS.keys())
+async def test_too_many_form_parts_through_daphne_get_400_not_500(
+    memory_server: LiveServer, world: World, form: list[tuple[str, str | None]]
+) -> None:
+    """TooManyFieldsSent / TooManyFilesSent answered 500 `server_error` through a real
+    server; now SPEC's 400, and nothing is stored."""
+    token = (await sync_to_async(tokens_of)(world.member))["mateo"]
+    body = multipart(form)
+    head = upload_head(memory_server, token, len(body), "Connection: close")
+    status, answer = await raw_answer(memory_server, head + body)
+    assert status == b"HTTP/1.1 400 Bad Request"
+    assert answer["error"]["code"] == "bad_request"
+    assert "Too many form parts" in answer["error"]["message"]
+    assert not await sync_to_async(Attachment.objects.exists)()
+    assert "Exception inside application" not in memory_server.log_text()
 
 
 # --- the production path: two processes sharing Redis ----------------------------------------

@@ -10,6 +10,7 @@ import secrets
 import subprocess
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -262,4 +263,22 @@ def test_an_upload_with_thousands_of_form_parts_is_a_400_not_a_500_and_stores_no
     )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "bad_request"
+    assert stored_files(media_root) == [] and not Attachment.objects.exists()
+
+
+def test_a_form_whose_text_fields_exceed_the_memory_bound_is_413_naming_the_form(
+    world: World, members: dict[str, Member], media_root: Path, settings: Any
+) -> None:
+    """RequestDataTooBig on a multipart body is about its text fields, not JSON: the
+    message says what was too large."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024
+    response = members["member"].client.post(
+        f"/api/v1/channels/{world.channel.slug}/attachments",
+        {"epoch": 1, "note": "x" * 20_000, "meta": io.BytesIO(b"age"), "file": io.BytesIO(b"age")},
+    )
+    assert response.status_code == 413
+    assert response.json()["error"] == {
+        "code": "too_large",
+        "message": "A form's text fields are at most 16 KiB together.",
+    }
     assert stored_files(media_root) == [] and not Attachment.objects.exists()
