@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.parser import Parser
@@ -176,6 +177,15 @@ def on_body_too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpRespo
     else:
         message = f"A JSON request body is at most {kib} KiB."
     return error_response(request, 413, "too_large", message)
+
+
+@api.exception_handler(MultiPartParserError)
+def on_malformed_form(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
+    """Django's parser refuses a multipart body it cannot read (no or an overlong
+    boundary, a broken part) when ninja first reads the form: the client's error."""
+    return error_response(
+        request, 400, "bad_request", "The multipart body is malformed (its boundary or a part)."
+    )
 
 
 @api.exception_handler(TooManyFieldsSent)

@@ -81,5 +81,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "exchange.views.bad_request"
+handler403 = "exchange.views.permission_denied"
 handler404 = "exchange.views.not_found"
 handler500 = "exchange.views.server_error"

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
+from django.views import defaults
 from django.views.csrf import csrf_failure as html_csrf_failure
 from django.views.decorators.csrf import csrf_exempt
 
@@ -20,6 +21,27 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
             {"error": {"code": "not_found", "message": "No such route."}}, status=404
         )
     return TemplateResponse(request, "404.html", status=404).render()
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler400: what Django refuses before any view runs (a Host header not in
+    ALLOWED_HOSTS, another SuspiciousOperation). Only the path is read: the request's host
+    may be the very thing refused."""
+    if _wants_json(request):
+        return JsonResponse(
+            {"error": {"code": "bad_request", "message": "The request was refused as malformed."}},
+            status=400,
+        )
+    return defaults.bad_request(request, exception or Exception())
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler403: a PermissionDenied raised outside the API's own handlers."""
+    if _wants_json(request):
+        return JsonResponse(
+            {"error": {"code": "forbidden", "message": "You may not do this."}}, status=403
+        )
+    return defaults.permission_denied(request, exception or Exception())
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -4,6 +4,7 @@ whatever the method, path and credentials: issue 11's "HTML CSRF page" attack.""
 from __future__ import annotations
 
 import json
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -22,9 +23,28 @@ UNSAFE = ["POST", "PUT", "PATCH", "DELETE"]
 UNKNOWN = ["/api/v1/no-such-route", "/api/v1/messages/1/nope", "/api/v1/channels/ops/bans/a%2Fb"]
 
 
-def send(client: Client, method: str, path: str, **headers: str) -> HttpResponse:
+# What a body may claim to be: JSON, forms with and without (or with a hostile) boundary.
+CONTENT_TYPES = [
+    "application/json",
+    "multipart/form-data",
+    "multipart/form-data; boundary=" + "b" * 300,
+    "multipart/form-data; boundary=b",
+    "application/x-www-form-urlencoded",
+    "text/plain",
+]
+
+
+def send(
+    client: Client,
+    method: str,
+    path: str,
+    *,
+    body: bytes = b"{}",
+    content_type: str = "application/json",
+    **headers: str,
+) -> HttpResponse:
     response: HttpResponse = client.generic(
-        method, path, data=b"{}", content_type="application/json", headers=headers
+        method, path, data=body, content_type=content_type, headers=headers
     )
     return response
 
@@ -80,9 +100,17 @@ paths = st.lists(
     parts=paths,
     bearer=st.booleans(),
     session=st.booleans(),
+    content_type=st.sampled_from(CONTENT_TYPES),
+    body=st.one_of(st.just(b"{}"), st.binary(max_size=200)),
 )
 def test_any_method_and_path_under_api_gets_a_json_answer_with_or_without_credentials(
-    world: World, method: str, parts: list[str], bearer: bool, session: bool
+    world: World,
+    method: str,
+    parts: list[str],
+    bearer: bool,
+    session: bool,
+    content_type: str,
+    body: bytes,
 ) -> None:
     path = "/api/" + "/".join(quote(part, safe="") for part in parts)
     if path.rstrip("/") == "/api/v1/docs":
@@ -91,4 +119,45 @@ def test_any_method_and_path_under_api_gets_a_json_answer_with_or_without_creden
     if session:
         client.force_login(world.member)
     headers = {"Authorization": f"Bearer {factories.token_for(world.member)}"} if bearer else {}
-    assert_spec_json(send(client, method, path, **headers), method)
+    response = send(client, method, path, body=body, content_type=content_type, **headers)
+    assert_spec_json(response, method)
+    assert response.status_code != 500, response.content
+
+
+@pytest.mark.parametrize("content_type", CONTENT_TYPES)
+@pytest.mark.parametrize("body", [b"", b"--b\r\n", b"\xff\xfe garbage", b"--b--\r\n"])
+def test_any_body_to_a_real_write_route_gets_spec_json_and_never_500(
+    world: World, content_type: str, body: bytes
+) -> None:
+    """Found after issue 11: a multipart body with no boundary, or an overlong one, made
+    Django's parser raise inside ninja: 500 `server_error`."""
+    token = factories.token_for(world.member)
+    for path in ("/api/v1/channels/ops/attachments", "/api/v1/channels/ops/messages"):
+        response = send(
+            Client(),
+            "POST",
+            path,
+            body=body,
+            content_type=content_type,
+            Authorization=f"Bearer {token}",
+        )
+        assert_spec_json(response, "POST")
+        assert response.status_code in (400, 413), (path, response.content)
+
+
+def test_a_host_header_not_allowed_gets_spec_json_under_api_and_html_on_pages(
+    world: World, settings: Any
+) -> None:
+    """Django refuses a Host outside ALLOWED_HOSTS before any view: its HTML 400 page
+    answered API clients too."""
+    settings.DEBUG = False
+    token = factories.token_for(world.member)
+    response = Client().get(
+        "/api/v1/me", headers={"Host": "evil.example", "Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 400
+    assert_spec_json(response, "GET")
+    assert json.loads(response.content)["error"]["code"] == "bad_request"
+    page = Client().get("/login/", headers={"Host": "evil.example"})
+    assert page.status_code == 400
+    assert page["Content-Type"].startswith("text/html")
