@@ -279,7 +279,8 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_SSL_REDIRECT = not DEBUG and env_bool("EXCHANGE_SSL_REDIRECT", True)
 # Pages redirect; the API and the socket do not, so that a client configured with http://
 # fails loudly (exchange/middleware.py) instead of sending its token in clear every time.
-SECURE_REDIRECT_EXEMPT = [r"^api/", r"^ws/"]
+# /healthz answers a load balancer's plain-HTTP check on the worker's own port.
+SECURE_REDIRECT_EXEMPT = [r"^api/", r"^ws/", r"^healthz$"]
 SECURE_HSTS_SECONDS = env_int("EXCHANGE_HSTS_SECONDS", 0 if DEBUG else 365 * 86400)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("EXCHANGE_HSTS_INCLUDE_SUBDOMAINS", True)
 # The header only declares eligibility; nothing is preloaded until the operator submits

@@ -8,6 +8,7 @@ from django.urls import path, re_path
 from audit import views as audit_views
 from channels_app.moderation import views as moderation
 from channels_app.pages import views
+from exchange import health
 from exchange import views as error_views
 from exchange.api import api
 from permissions.institutions import views as people_views
@@ -76,6 +77,7 @@ urlpatterns = [
     path("two-factor/", sign_in_views.two_factor_verify, name="two_factor_verify"),
     path("two-factor/enrol/", sign_in_views.two_factor_enrol, name="two_factor_enrol"),
     path("password/", sign_in_views.ExchangePasswordChangeView.as_view(), name="password_change"),
+    path("healthz", health.healthz, name="healthz"),
     path("api/v1/", api.urls),
     re_path(r"^api/", error_views.api_not_found),
     path("admin/", admin.site.urls),
