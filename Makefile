@@ -18,7 +18,8 @@ PRODUCTION_LIKE := EXCHANGE_DEBUG=0 \
 	EXCHANGE_CSRF_TRUSTED_ORIGINS=https://exchange.example.org \
 	EXCHANGE_PROXY_SSL_HEADER='X-Forwarded-Proto: https'
 
-.PHONY: setup assets run test lint test-sqlite test-postgres services browser tools clean
+.PHONY: setup assets run test lint test-sqlite test-postgres services browser tools nginx \
+	cluster cluster-stop cluster-test clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +55,24 @@ services:
 browser:
 	@bash scripts/browser-up
 
+# Debian's nginx, in front of the local cluster's workers.
+nginx:
+	@bash scripts/nginx-up
+
+# The production topology on this machine (SPEC §7): nginx on 127.0.0.1:8080 in front of
+# WORKERS (default 2) server processes on PostgreSQL and Redis. Returns once /healthz
+# answers 200 through nginx.
+cluster: setup services nginx
+	$(BIN)/python scripts/cluster.py up
+
+cluster-stop:
+	$(BIN)/python scripts/cluster.py down
+
+# Clients on different workers through nginx; a worker killed mid-load loses nothing.
+# Starts a cluster of its own (its own ports, database and Redis number) and stops it.
+cluster-test: setup services nginx
+	$(BIN)/pytest tests/cluster -m cluster
+
 # Debian's age command, for the interoperability tests of the encryption.
 tools:
 	@bash scripts/tools-up
@@ -72,7 +91,7 @@ test-sqlite: setup
 test-postgres: setup
 	DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest
 
-test: setup services browser tools lint test-sqlite test-postgres
+test: setup services browser tools nginx lint test-sqlite test-postgres cluster-test
 
 clean:
 	rm -rf $(VENV) node_modules static/dist var/*.sqlite3* var/static
