@@ -99,6 +99,8 @@ def _environment(cluster: Cluster) -> dict[str, str]:
         # Plain HTTP on the loopback only (SPEC §7); TLS belongs to deploy/.
         "EXCHANGE_SSL_REDIRECT": "0",
         "EXCHANGE_SECURE_COOKIES": "0",
+        # nginx sets X-Forwarded-For to the peer's address (deploy/nginx/exchange.conf.in).
+        "EXCHANGE_PROXY_COUNT": os.environ.get("EXCHANGE_PROXY_COUNT", "1"),
         "EXCHANGE_MEDIA_ROOT": os.environ.get(
             "EXCHANGE_MEDIA_ROOT", str(cluster.directory / "media")
         ),
