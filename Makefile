@@ -19,7 +19,7 @@ PRODUCTION_LIKE := EXCHANGE_DEBUG=0 \
 	EXCHANGE_PROXY_SSL_HEADER='X-Forwarded-Proto: https'
 
 .PHONY: setup assets run test lint test-sqlite test-postgres services browser tools nginx \
-	cluster cluster-stop cluster-test clean
+	sentinel cluster cluster-stop cluster-test clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ browser:
 nginx:
 	@bash scripts/nginx-up
 
+# Debian's redis-sentinel, for the test of a Redis failover.
+sentinel:
+	@bash scripts/sentinel-up
+
 # The production topology on this machine (SPEC §7): nginx on 127.0.0.1:8080 in front of
 # WORKERS (default 2) server processes on PostgreSQL and Redis. Returns once /healthz
 # answers 200 through nginx.
@@ -91,7 +95,7 @@ test-sqlite: setup
 test-postgres: setup
 	DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest
 
-test: setup services browser tools nginx lint test-sqlite test-postgres cluster-test
+test: setup services browser tools nginx sentinel lint test-sqlite test-postgres cluster-test
 
 clean:
 	rm -rf $(VENV) node_modules static/dist var/*.sqlite3* var/static

@@ -7,7 +7,8 @@ of rotation rather than answering errors. No authentication and nothing about th
 content: only the three words.
 
 - `database`: a `SELECT 1` on the default connection.
-- `redis`: a PING to REDIS_URL (the rate limits and socket slots use it directly).
+- `redis`: a PING to the current primary (exchange.kernel.redis: REDIS_URL, or the one
+  the sentinels name); the rate limits and socket slots use it directly.
   The embedded mode has no Redis: "not_used", which counts as healthy.
 - `layer`: a message sent to this process's own fresh channel on the channel layer and
   received back, the path every broadcast takes.
@@ -23,11 +24,11 @@ from collections.abc import Awaitable, Callable
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
-from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_safe
-from redis import asyncio as aioredis
+
+from exchange.kernel.redis import redis_place
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +49,10 @@ def _database() -> str:
 
 
 async def _redis() -> str:
-    if not settings.REDIS_URL:
+    place = redis_place()
+    if not place.configured:
         return NOT_USED
-    client = aioredis.from_url(settings.REDIS_URL, socket_timeout=CHECK_SECONDS)
+    client = place.async_client(socket_timeout=CHECK_SECONDS)
     try:
         await client.ping()
     finally:

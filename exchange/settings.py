@@ -14,6 +14,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from exchange.env import env_bool, env_int, env_list, env_rates, env_str
+from exchange.kernel.redis import redis_place_from
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -143,8 +144,17 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "prepare_threshold": 2 if env_bool("EXCHANGE_DB_PREPARED", True) else None,
     }
 
+# One Redis (REDIS_URL) or a Sentinel-watched primary (REDIS_SENTINELS and
+# REDIS_SENTINEL_MASTER): the layer, the rate limits and /healthz all follow this one
+# place (exchange/kernel/redis.py), and follow a failover together.
 REDIS_URL = env_str("REDIS_URL")
-if REDIS_URL:
+REDIS = redis_place_from(
+    url=REDIS_URL,
+    sentinels=env_str("REDIS_SENTINELS"),
+    master=env_str("REDIS_SENTINEL_MASTER", "exchange"),
+    db=env_int("REDIS_SENTINEL_DB", 0, maximum=15),
+)
+if REDIS.configured:
     CHANNEL_LAYERS = {
         "default": {
             # The pub/sub layer: the plain RedisChannelLayer drops group messages
@@ -152,11 +162,10 @@ if REDIS_URL:
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [
-                    {
-                        "address": REDIS_URL,
-                        # redis-py's async pool refuses connections past 100 by default.
-                        "max_connections": env_int("EXCHANGE_REDIS_MAX_CONNECTIONS", 1000),
-                    }
+                    # redis-py's async pool refuses connections past 100 by default.
+                    REDIS.layer_host(
+                        max_connections=env_int("EXCHANGE_REDIS_MAX_CONNECTIONS", 1000)
+                    )
                 ],
                 "prefix": env_str("EXCHANGE_CHANNEL_LAYER_PREFIX", "exchange"),
             },

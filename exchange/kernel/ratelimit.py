@@ -30,20 +30,21 @@ import threading
 import time
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.http import HttpRequest
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage as AsyncMemoryStorage
-from limits.aio.storage import RedisStorage as AsyncRedisStorage
 from limits.aio.storage import Storage as AsyncStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter as AsyncLimiter
-from limits.storage import MemoryStorage, RedisStorage, Storage
+from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
 from ninja.throttling import BaseThrottle
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
+
+from exchange.kernel.redis import redis_place
 
 logger = logging.getLogger(__name__)
 
@@ -88,16 +89,20 @@ class _Storages:
         self._sync: SlidingWindowCounterRateLimiter | None = None
         self._async: dict[int, tuple[asyncio.AbstractEventLoop, AsyncLimiter, Any]] = {}
 
-    @property
-    def redis_url(self) -> str:
-        return str(getattr(settings, "REDIS_URL", "") or "")
-
     def sync_limiter(self) -> SlidingWindowCounterRateLimiter:
         with self._lock:
             if self._sync is None:
+                place = redis_place()
                 storage: Storage = (
-                    RedisStorage(self.redis_url, key_prefix=settings.RATE_LIMIT_PREFIX)
-                    if self.redis_url
+                    cast(
+                        Storage,
+                        storage_from_string(
+                            place.limits_uri(asynchronous=False),
+                            key_prefix=settings.RATE_LIMIT_PREFIX,
+                            **place.limits_options(),
+                        ),
+                    )
+                    if place.configured
                     else MemoryStorage()
                 )
                 self._sync = SlidingWindowCounterRateLimiter(storage)
@@ -108,13 +113,18 @@ class _Storages:
         loop = asyncio.get_running_loop()
         entry = self._async.get(id(loop))
         if entry is None or entry[0] is not loop:
-            if self.redis_url:
-                storage: AsyncStorage = AsyncRedisStorage(
-                    "async+" + self.redis_url,
-                    implementation="redispy",
-                    key_prefix=settings.RATE_LIMIT_PREFIX,
+            place = redis_place()
+            if place.configured:
+                storage = cast(
+                    AsyncStorage,
+                    storage_from_string(
+                        place.limits_uri(asynchronous=True),
+                        implementation="redispy",
+                        key_prefix=settings.RATE_LIMIT_PREFIX,
+                        **place.limits_options(),
+                    ),
                 )
-                client: Any = aioredis.from_url(self.redis_url)
+                client: Any = place.async_client()
             else:
                 storage, client = AsyncMemoryStorage(), None
             self._async = {  # loops that closed are forgotten

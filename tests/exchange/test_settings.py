@@ -151,3 +151,38 @@ def test_without_a_proxy_a_forged_forwarded_for_header_is_ignored() -> None:
 def test_behind_one_proxy_the_address_it_appended_is_the_client() -> None:
     # The client sent "X-Forwarded-For: 8.8.8.8"; nginx appended the address it saw.
     assert address_seen("1") == "81.2.69.142"
+
+
+def test_redis_sentinels_configure_the_layer_the_limits_and_health_alike() -> None:
+    env = {
+        "EXCHANGE_SECRET_KEY": "k" * 50,
+        "REDIS_SENTINELS": "s1.internal:26379, s2.internal:26379,[::1]:26380",
+        "REDIS_SENTINEL_MASTER": "exchange-main",
+        "REDIS_SENTINEL_DB": "2",
+    }
+    host = "settings.CHANNEL_LAYERS['default']['CONFIG']['hosts'][0]"
+    result = settings_of(
+        env, f"{host}['sentinels'], {host}['master_name'], {host}['db'], "
+        "settings.REDIS.limits_uri(asynchronous=True)",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "[('s1.internal', 26379), ('s2.internal', 26379), ('::1', 26380)] exchange-main 2 "
+        "async+redis+sentinel://s1.internal:26379,s2.internal:26379,[::1]:26380/exchange-main"
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        ({"REDIS_SENTINELS": "s1.internal"}, "is not host:port"),
+        (
+            {"REDIS_SENTINELS": "s1:26379", "REDIS_URL": "redis://r:6379/0"},
+            "Set REDIS_URL or REDIS_SENTINELS, not both.",
+        ),
+    ],
+)
+def test_a_wrong_redis_setting_stops_the_process_saying_why(env: dict[str, str], said: str) -> None:
+    result = settings_of({"EXCHANGE_SECRET_KEY": "k" * 50, **env}, "settings.REDIS")
+    assert result.returncode != 0
+    assert said in result.stderr

@@ -26,6 +26,7 @@ import socket as net
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -452,3 +453,162 @@ async def test_a_worker_killed_mid_send_leaves_exactly_one_copy_after_the_retry(
     rows = await sync_to_async(stored)()
     assert sorted(cid for _, _, cid in rows) == sorted(cid for cid, _ in drafts)
     assert [seq for seq, _, _ in rows] == list(range(1, IN_FLIGHT + 1))
+
+
+# --- (d) the Redis primary killed under Sentinel --------------------------------------------
+
+SENTINEL_MASTER = "exchange-test"
+
+
+@dataclass
+class SentinelledRedis:
+    """A private primary, its replica and three Debian redis-sentinel processes watching
+    them (quorum 2, the primary called down after a second of silence)."""
+
+    directory: Any
+    primary: PrivateRedis = field(default_factory=PrivateRedis)
+    replica_port: int = field(default_factory=free_port)
+    sentinel_ports: list[int] = field(default_factory=lambda: [free_port() for _ in range(3)])
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def sentinels(self) -> str:
+        return ",".join(f"127.0.0.1:{port}" for port in self.sentinel_ports)
+
+    def _ask(self, port: int, *command: str) -> str:
+        return subprocess.run(
+            ["redis-cli", "-p", str(port), *command], capture_output=True, text=True, timeout=5
+        ).stdout
+
+    def start(self) -> None:
+        self.primary.start()
+        self.processes.append(subprocess.Popen(
+            ["redis-server", "--port", str(self.replica_port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--protected-mode", "no",
+             "--replicaof", "127.0.0.1", str(self.primary.port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))  # fmt: skip
+        for port in self.sentinel_ports:
+            config = self.directory / f"sentinel-{port}.conf"
+            config.write_text(
+                f"port {port}\nbind 127.0.0.1\nprotected-mode no\ndir {self.directory}\n"
+                f"sentinel monitor {SENTINEL_MASTER} 127.0.0.1 {self.primary.port} 2\n"
+                f"sentinel down-after-milliseconds {SENTINEL_MASTER} 1000\n"
+                f"sentinel failover-timeout {SENTINEL_MASTER} 5000\n"
+            )
+            self.processes.append(subprocess.Popen(
+                ["redis-sentinel", str(config)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ))  # fmt: skip
+        # Ready once every sentinel knows the replica and the two other sentinels.
+        deadline = time.monotonic() + 30
+        while not all(self._knows_everyone(port) for port in self.sentinel_ports):
+            assert time.monotonic() < deadline, "the sentinels did not find each other"
+            time.sleep(0.2)
+
+    def _knows_everyone(self, port: int) -> bool:
+        fields = self._ask(port, "sentinel", "master", SENTINEL_MASTER).split()
+        facts = dict(zip(fields[::2], fields[1::2], strict=False))
+        return facts.get("num-slaves") == "1" and facts.get("num-other-sentinels") == "2"
+
+    def primary_port(self) -> int:
+        answer = self._ask(
+            self.sentinel_ports[0], "sentinel", "get-master-addr-by-name", SENTINEL_MASTER
+        ).split()
+        return int(answer[1]) if len(answer) == 2 else 0
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.kill()
+            process.wait()
+        if self.primary.process is not None:
+            self.primary.kill()
+
+
+def _health(server: LiveServer) -> tuple[int, dict[str, str]]:
+    with urllib.request.urlopen(f"{server.http}/healthz", timeout=TIMEOUT) as response:  # noqa: S310
+        return response.status, json.loads(response.read())
+
+
+@pytest.fixture
+def sentinelled_redis(tmp_path: Any) -> Iterator[SentinelledRedis]:
+    if shutil.which("redis-sentinel") is None:
+        pytest.fail("redis-sentinel is not installed (make sentinel installs Debian's package)")
+    redis = SentinelledRedis(directory=tmp_path)
+    try:
+        redis.start()
+        yield redis
+    finally:
+        redis.stop()
+
+
+async def test_the_redis_primary_killed_under_sentinel_fails_over_and_loses_nothing(
+    world: World, sentinelled_redis: SentinelledRedis
+) -> None:
+    """Two servers find Redis through the sentinels. The primary is SIGKILLed while
+    clients send; the sentinels promote the replica; broadcasts, rate limits and health
+    follow the new primary with no restart, and every acknowledged message is stored
+    once and reaches every client (gaps repaired with `after`)."""
+    require_postgresql()
+    tokens = await sync_to_async(agents)(world, 6)
+    env = {"REDIS_SENTINELS": sentinelled_redis.sentinels,
+           "REDIS_SENTINEL_MASTER": SENTINEL_MASTER}  # fmt: skip
+    with servers(2, env=env) as stack:
+        first, second = stack.servers  # type: ignore[attr-defined]
+        acked: dict[str, Frame] = {}
+        async with AsyncExitStack() as sockets:
+            clients = [
+                await sockets.enter_async_context(client((first, second)[n % 2], token, name))
+                for n, (name, token) in enumerate(tokens.items())
+            ]
+
+            async def send_round(label: str) -> None:
+                answers = await asyncio.gather(*(c.message(f"{c.name} {label}") for c in clients))
+                for answer in answers:
+                    assert answer["type"] == "message.ack", answer
+                    acked[answer["client_id"]] = answer["message"]
+
+            await send_round("before")
+            before_ids = {message["id"] for message in acked.values()}
+            for c in clients:  # the layer works through the sentinels' primary
+                await c.wait_for(lambda frames: before_ids <= {
+                    f["message"]["id"] for f in frames if f["type"] == "message.new"})  # fmt: skip
+            old_primary = sentinelled_redis.primary.port
+            sentinelled_redis.primary.kill()
+            await send_round("during the failover")  # committed and acknowledged regardless
+            deadline = time.monotonic() + 60
+            while sentinelled_redis.primary_port() in (0, old_primary):
+                assert time.monotonic() < deadline, "the sentinels did not fail over"
+                await asyncio.sleep(0.2)
+            assert sentinelled_redis.primary_port() == sentinelled_redis.replica_port
+
+            # Broadcasts flow again across the two servers through the new primary.
+            deadline = time.monotonic() + 60
+            while True:
+                probe = await clients[0].message("is the layer back?")
+                acked[probe["client_id"]] = probe["message"]
+                try:
+                    await clients[1].wait_for(lambda frames, i=probe["message"]["id"]: any(
+                        f["type"] == "message.new" and f["message"]["id"] == i
+                        for f in frames))  # fmt: skip
+                    break
+                except TimeoutError:
+                    assert time.monotonic() < deadline, "broadcasts did not resume"
+            await send_round("after")
+            resume = {c.name: c.resume_after() for c in clients}
+            for server in (first, second):  # /healthz follows the new primary too
+                status, parts = await asyncio.to_thread(_health, server)
+                assert (status, parts) == (200, {"database": "ok", "redis": "ok", "layer": "ok"})
+
+        rows = await sync_to_async(stored)()
+        assert sorted(cid for _, _, cid in rows) == sorted(acked)
+        all_ids = [pk for _, pk, _ in rows]
+        async with AsyncExitStack() as sockets:
+            for n, name in enumerate(tokens):
+                again = await sockets.enter_async_context(
+                    client((second, first)[n % 2], tokens[name], name, after=resume[name])
+                )
+                backlog = [m["id"] for m in again.frames[0]["messages"]]
+                assert [i for i in all_ids if i <= resume[name]] + backlog == all_ids, name
+        for server in (first, second):
+            assert "Exception inside application" not in server.log_text()
