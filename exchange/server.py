@@ -267,8 +267,67 @@ class _Backpressure:
         self.writable.set()  # the client went away: let the sender run to its end
 
 
+# The close code for a socket whose client stopped reading (SPEC §4 extension,
+# docs/architecture.md): reconnect, and resume with `after`.
+CLOSE_SEND_QUEUE_FULL = 4009
+
+
+@implementer(IPushProducer)
+class _SendQueue:
+    """Told by Twisted when a socket's write buffer fills (pause: over its 64 KiB) and
+    when it has drained (resume); counts what is handed to the socket in between."""
+
+    def __init__(self) -> None:
+        self.paused = False
+        self.queued = 0
+
+    def pauseProducing(self) -> None:
+        self.paused = True
+
+    def resumeProducing(self) -> None:
+        self.paused = False
+        self.queued = 0
+
+    def stopProducing(self) -> None:
+        self.paused = False
+
+
 class BroadcastFramingProtocol(WebSocketProtocol):
-    """Sends text through the factory's prepared frames; everything else as daphne does."""
+    """Sends text through the factory's prepared frames; everything else as daphne does.
+
+    And bounds what waits for a client that stopped reading: autobahn hands every frame
+    to the socket's buffer, which would grow with each broadcast for as long as the
+    connection lives. Once the buffer is full, the text handed over is counted; past
+    EXCHANGE_WS_SEND_QUEUE_KB the socket is closed with 4009 and frames for it are
+    dropped. The client reconnects and resumes with `after`, so nothing is lost
+    (SPEC §8); a client that reads, however slowly, drains the buffer and starts again
+    from zero.
+    """
+
+    _send_queue: _SendQueue | None = None
+    _overflowed = False
+
+    def onOpen(self) -> None:
+        super().onOpen()
+        self._send_queue = _SendQueue()
+        # The HTTP channel that upgraded this connection is still registered as the
+        # transport's producer; it serves nothing on it any more.
+        if getattr(self.transport, "producer", None) is not None:
+            self.transport.unregisterProducer()
+        self.transport.registerProducer(self._send_queue, True)
+
+    def _over_cap(self, size: int) -> bool:
+        queue = self._send_queue
+        if self._overflowed:
+            return True
+        if queue is None or not queue.paused:
+            return False
+        queue.queued += size
+        if queue.queued <= int(settings.WS_SEND_QUEUE_KB) * 1024:
+            return False
+        self._overflowed = True
+        self.sendClose(code=CLOSE_SEND_QUEUE_FULL, reason="send queue full: resume with after")
+        return True
 
     def handle_reply(self, message: dict[str, Any]) -> None:
         text = message.get("text")
@@ -279,6 +338,8 @@ class BroadcastFramingProtocol(WebSocketProtocol):
             or self.state != self.STATE_OPEN
         ):
             return super().handle_reply(message)
+        if self._over_cap(len(text)):  # characters: cheap, and at least the bytes' count
+            return None
         self.sendPreparedMessage(self.factory.prepared(text))
         return None
 

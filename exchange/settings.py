@@ -232,6 +232,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("EXCHANGE_MAX_JSON_BODY_KB", 1024, minimum
 REQUEST_HEADERS_SECONDS = env_int("EXCHANGE_REQUEST_HEADERS_SECONDS", 10, minimum=1)
 REQUEST_BODY_SECONDS = env_int("EXCHANGE_REQUEST_BODY_SECONDS", 30, minimum=1)
 REQUEST_MIN_KB_PER_SECOND = env_int("EXCHANGE_REQUEST_MIN_KB_PER_SECOND", 16, minimum=1)
+# What may wait for a socket whose client stopped reading, beyond its 64 KiB write buffer,
+# before it is closed with 4009 (exchange/server.py): a slow reader never reaches it.
+WS_SEND_QUEUE_KB = env_int("EXCHANGE_WS_SEND_QUEUE_KB", 1024, minimum=64)
 
 # --- rate limits and caps, per user (exchange/kernel/ratelimit.py) ---------------------------
 # Generous for people and their scripts; they stop a runaway client or a stolen token

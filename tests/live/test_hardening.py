@@ -12,6 +12,7 @@ import base64
 import json
 import os
 import signal
+import socket
 import struct
 import time
 import urllib.error
@@ -21,6 +22,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -224,6 +226,63 @@ async def test_a_16_mib_frame_is_cut_off_by_the_transport_and_the_server_keeps_s
         await ws.send(json.dumps({"type": "ping", "pad": "x" * 100_000}))
         assert json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))["code"] == "too_large"
         assert await ping(ws) == {"type": "pong"}
+
+
+# --- a client that stops reading -------------------------------------------------------------
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+async def test_a_socket_that_stops_reading_is_closed_with_4009_before_it_grows_the_server(
+    world: World,
+) -> None:
+    """A subscriber that never reads while a channel is busy: every broadcast would wait
+    in the server's buffer for it, for as long as the connection lives. Past the send
+    queue cap it is closed (4009: resume with `after`) and its frames are dropped; the
+    server's memory stays flat and the busy sender is served throughout."""
+    tokens = await sync_to_async(tokens_of)(world.member, world.owner)
+    env = {"EXCHANGE_WS_SEND_QUEUE_KB": "256", "EXCHANGE_RATE_WS_FRAMES": "10000/second"}
+    with daphne_server(env=env) as server:
+        stalled_socket = socket.socket()
+        stalled_socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled_socket.connect(("127.0.0.1", server.port))
+        stalled = await connect(
+            server.ws, sock=stalled_socket, max_queue=1, max_size=2**22, open_timeout=TIMEOUT,
+            additional_headers={"Authorization": f"Bearer {tokens['mateo']}"},
+        )  # fmt: skip
+        await stalled.send(json.dumps({"type": "subscribe", "channel": "ops"}))
+        assert json.loads(await asyncio.wait_for(stalled.recv(), TIMEOUT))["type"] == "subscribed"
+        async with connect(
+            server.ws, additional_headers={"Authorization": f"Bearer {tokens['olivia']}"},
+            max_size=2**22, open_timeout=TIMEOUT,
+        ) as busy:  # fmt: skip
+            start = rss_kib(server.process.pid)
+            body = "x" * 10_000
+            for _ in range(2_000):  # 20 MB of broadcasts for the socket that reads nothing
+                frame = {"type": "message.send", "channel": "ops",
+                         "client_id": str(uuid.uuid4()), "body": body}  # fmt: skip
+                await busy.send(json.dumps(frame))
+                while (answer := json.loads(await asyncio.wait_for(busy.recv(), TIMEOUT)))[
+                    "type"
+                ] == "message.new":
+                    pass
+                assert answer["type"] == "message.ack", answer
+            growth_mib = (rss_kib(server.process.pid) - start) / 1024
+        # The stalled client reads at last: what was queued before the cap, then the end.
+        received = 0
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await asyncio.wait_for(stalled.recv(), TIMEOUT)
+                received += 1
+        assert received < 2_000
+        assert closed.value.rcvd is None or closed.value.rcvd.code == 4009
+        assert growth_mib < 10, f"the server grew by {growth_mib:.1f} MiB"
+        assert "Exception inside application" not in server.log_text()
 
 
 # --- how a request arrives: its size and its pace, before the application sees it --------
