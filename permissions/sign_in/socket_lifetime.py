@@ -22,7 +22,9 @@ it tells the socket's group to close (SPEC §8: losing access takes effect at on
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from importlib import import_module
+from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -35,30 +37,43 @@ from permissions.models import ApiToken, User
 from permissions.sign_in.sessions import session_seconds_left
 
 
-def _session_seconds_left(session_key: str) -> float:
-    # The store loads an expired or deleted session as empty; an authenticated one never is.
-    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-    data = store.load()
-    return session_seconds_left(data) if data else 0.0
+def seconds_left_of(
+    user: User, *, token: ApiToken | None = None, session: Mapping[str, Any] | None = None
+) -> float:
+    """Seconds until a credential ends by itself, from what is loaded already: the user
+    (active, certified when), the token (revoked, expiring when), the session's data.
+    The handshake has all three in hand, so it asks no query of its own."""
+    if not user.is_active:
+        return 0.0
+    now = timezone.now()
+    ends = [(lapses_at(user.certified_at) - now).total_seconds()]
+    if token is not None:
+        live = token.revoked_at is None
+        ends.append((token.expires_at - now).total_seconds() if live else 0.0)
+    if session is not None:
+        ends.append(session_seconds_left(session) if session else 0.0)
+    return max(0.0, min(ends))
 
 
 def seconds_left(
     *, user_id: int, token_id: int | None = None, session_key: str | None = None
 ) -> float:
-    """Seconds until the socket's credential ends by itself, read from the database now;
-    0 when it has already ended (the user inactive or lapsed, the token revoked or
-    expired, the session gone or past its lifetime)."""
-    user = User.objects.filter(pk=user_id, is_active=True).only("certified_at").first()
+    """seconds_left_of, read afresh from the database and the session store: what the
+    watch asks when it wakes. 0 for a user, token or session that is gone."""
+    user = User.objects.filter(pk=user_id).only("is_active", "certified_at").first()
     if user is None:
         return 0.0
-    now = timezone.now()
-    ends = [(lapses_at(user.certified_at) - now).total_seconds()]
+    token = None
     if token_id is not None:
-        token = ApiToken.objects.filter(pk=token_id, revoked_at__isnull=True).first()
-        ends.append((token.expires_at - now).total_seconds() if token is not None else 0.0)
+        token = ApiToken.objects.filter(pk=token_id).first()
+        if token is None:
+            return 0.0
+    session = None
     if session_key is not None:
-        ends.append(_session_seconds_left(session_key))
-    return max(0.0, min(ends))
+        # The store loads an expired or deleted session as empty.
+        store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+        session = store.load()
+    return seconds_left_of(user, token=token, session=session)
 
 
 async def watch(

@@ -31,7 +31,7 @@ from exchange.kernel.events import TokenRevoked
 from exchange.kernel.realtime import session_group, token_group
 from permissions.models import ApiToken, User
 from permissions.sign_in.sessions import ENDED
-from permissions.sign_in.socket_lifetime import seconds_left, watch
+from permissions.sign_in.socket_lifetime import seconds_left_of, watch
 from permissions.sign_in.tokens import token_lookup
 from permissions.sign_in.two_factor import session_state
 
@@ -52,7 +52,7 @@ def _session_group_if_complete(user: User, session: Any) -> tuple[str, float] | 
     socket."""
     if not session.session_key or not session_state(user, session).passes:
         return None
-    left = seconds_left(user_id=user.pk, session_key=session.session_key)
+    left = seconds_left_of(user, session=session)
     if left <= 0:
         return None
     return session_group(session.session_key), left
@@ -64,7 +64,7 @@ def _token_and_seconds_left(secret: str) -> tuple[ApiToken, float] | None:
     token = token_lookup(secret)
     if token is None:
         return None
-    left = seconds_left(user_id=token.user_id, token_id=token.pk)
+    left = seconds_left_of(token.user, token=token)
     return (token, left) if left > 0 else None
 
 
