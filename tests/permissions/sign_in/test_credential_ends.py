@@ -15,14 +15,13 @@ Driven in-process through exchange.asgi.application with committed data.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 from django.utils import timezone
@@ -35,6 +34,7 @@ from permissions.people.services import user_set_active
 from permissions.sign_in.sessions import SIGNED_IN_AT
 from permissions.sign_in.tokens import token_revoke
 from tests import factories
+from tests.channels_app.socket.test_consumer import empty_layer  # noqa: F401  (autouse)
 from tests.conftest import World
 from tests.signing_in import session_cookie_of, signed_in
 
@@ -46,14 +46,6 @@ SOON = 2.0  # seconds until an end that comes with time falls due
 # How long a socket may take to close after its credential's end: well under the hour of
 # the periodic check, generous for a shared machine.
 CLOSE_WITHIN = SOON + 6
-
-
-@pytest.fixture(autouse=True)
-async def empty_layer() -> AsyncIterator[None]:
-    layer = get_channel_layer()
-    await layer.flush()
-    yield
-    await layer.flush()
 
 
 @pytest.fixture(autouse=True)
