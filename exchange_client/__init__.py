@@ -1,0 +1,1 @@
+"""exchange-cli: the Python client of SPEC §6.1."""
