@@ -65,6 +65,8 @@ def upload(client: Client, keys: EpochKeys, path: Path) -> JSON:
     the server's `{id, size, sha256, epoch}`."""
     if not path.is_file():
         raise ExchangeError("file", f"{path}: no such file")
+    # The channel and its key first: a wrong slug should not cost a pass over a large file.
+    number, epoch = keys.current_for_encryption()
     with _open_source(path) as source:
         total = os.fstat(source.fileno()).st_size
         with bar(f"hashing {path.name}", total) as seen:
@@ -75,7 +77,6 @@ def upload(client: Client, keys: EpochKeys, path: Path) -> JSON:
         "size": size,
         "sha256": sha256,
     }
-    number, epoch = keys.current_for_encryption()
     recipient = epoch.recipient
     sealed_meta = encrypt_bytes(json.dumps(meta).encode(), [recipient])
     boundary = uuid.uuid4().hex

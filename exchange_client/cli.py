@@ -190,6 +190,8 @@ def _read_text_file(path: Path, what: str) -> str:
 
 
 def _upload(client: Client, store: Store, channel: str, path: Path) -> JSON:
+    if not path.is_file():
+        raise ExchangeError("file", f"{path}: no such file")
     identity = keys.load_identity(store)
     return attachments.upload(client, keys.EpochKeys(client, channel, identity), path)
 

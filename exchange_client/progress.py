@@ -21,7 +21,7 @@ _console = Console(stderr=True)
 @contextmanager
 def bar(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
     """A bar for `total` bytes; yields the function to call with each count of bytes done.
-    On a stderr that is not a terminal rich draws nothing live, so logs stay clean."""
+    On a stderr that is not a terminal nothing is drawn, so logs and pipes stay clean."""
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -30,6 +30,7 @@ def bar(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
         TimeRemainingColumn(),
         console=_console,
         transient=True,
+        disable=not _console.is_terminal,
     ) as progress:
         task = progress.add_task(description, total=total)
         yield lambda n: progress.advance(task, n)
