@@ -62,7 +62,9 @@ def _open_source(path: Path) -> Any:
 
 def upload(client: Client, keys: EpochKeys, path: Path) -> JSON:
     """Encrypt `path` to the channel's current epoch and upload it with its meta; return
-    the server's `{id, size, sha256, epoch}`."""
+    the server's `{id, size, sha256, epoch}`. Like the browser, encrypts again once when the
+    server answers 409 (the epoch went stale or was replaced while the file was on its way):
+    the upload was refused whole, so sending it again stores nothing twice."""
     if not path.is_file():
         raise ExchangeError("file", f"{path}: no such file")
     # The channel and its key first: a wrong slug should not cost a pass over a large file.
@@ -77,6 +79,25 @@ def upload(client: Client, keys: EpochKeys, path: Path) -> JSON:
         "size": size,
         "sha256": sha256,
     }
+    try:
+        return _send(client, keys.channel, path, number, epoch, meta)
+    except ExchangeError as error:
+        if error.status != 409:
+            raise
+    number, epoch = keys.current_for_encryption()
+    return _send(client, keys.channel, path, number, epoch, meta)
+
+
+def _send(
+    client: Client,
+    channel: str,
+    path: Path,
+    number: int,
+    epoch: X25519Identity,
+    meta: dict[str, Any],
+) -> JSON:
+    """One multipart upload: `epoch`, then `meta` (the browser's order), then the file,
+    with the exact length announced before the first byte."""
     recipient = epoch.recipient
     sealed_meta = encrypt_bytes(json.dumps(meta).encode(), [recipient])
     boundary = uuid.uuid4().hex
@@ -88,15 +109,18 @@ def upload(client: Client, keys: EpochKeys, path: Path) -> JSON:
         + _file_head(boundary, "file", "file.age")
     )
     tail = f"\r\n--{boundary}--\r\n".encode()
-    file_length = ciphertext_length(recipient, size)
+    file_length = ciphertext_length(recipient, int(meta["size"]))
     length = len(head) + file_length + len(tail)
 
-    with _open_source(path) as source, bar(f"uploading {path.name}", size) as seen:
+    with _open_source(path) as source, bar(f"uploading {path.name}", int(meta["size"])) as seen:
 
         def body() -> Iterator[bytes]:
             yield head
             sent = 0
-            for chunk in encrypted_chunks(source, recipient, expected_sha256=sha256, seen=seen):
+            chunks = encrypted_chunks(
+                source, recipient, expected_sha256=str(meta["sha256"]), seen=seen
+            )
+            for chunk in chunks:
                 sent += len(chunk)
                 yield chunk
             if sent != file_length:
@@ -105,7 +129,7 @@ def upload(client: Client, keys: EpochKeys, path: Path) -> JSON:
 
         try:
             return client.upload_attachment(
-                keys.channel,
+                channel,
                 body(),
                 content_type=f"multipart/form-data; boundary={boundary}",
                 length=length,

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
@@ -25,6 +28,27 @@ NEWEST_FIRST_LOOK = 10  # like tail(1): the newest ten, when there is no positio
 PAGE = 200
 FIRST_BACKOFF = 0.5
 MAX_BACKOFF = 10.0
+
+
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGTERM and SIGINT while a message is printed and its position saved, then act
+    on them: a tail stopped between the two would print that message again on resume."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = {
+        number: signal.signal(number, lambda signum, frame: received.append(signum))
+        for number in (signal.SIGTERM, signal.SIGINT)
+    }
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for signum in received[:1]:
+            signal.raise_signal(signum)
 
 
 def format_message(message: JSON) -> str:
@@ -67,9 +91,10 @@ class Tail:
     # --- what is printed -----------------------------------------------------------
 
     def _print(self, message: JSON) -> None:
-        self._emit(message)
-        self.last_id, self.last_seq = int(message["id"]), int(message["seq"])
-        self.store.save_tail_position(self.channel, self.last_id, self.last_seq)
+        with signals_deferred():
+            self._emit(message)
+            self.last_id, self.last_seq = int(message["id"]), int(message["seq"])
+            self.store.save_tail_position(self.channel, self.last_id, self.last_seq)
 
     def offer(self, messages: list[JSON]) -> None:
         """Print what is new among `messages`, in seq order, repairing any gap first."""

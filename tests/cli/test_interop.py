@@ -12,7 +12,10 @@ from typing import Any
 
 import pytest
 
+from channels_app.models import Epoch
 from exchange_client.keys import new_recovery_code
+from permissions.models import User
+from tests import factories
 from tests.cli.kit import logged_in
 from tests.conftest import World, api_client
 from tests.e2ee_clients import Member, b64, backup_of
@@ -78,9 +81,28 @@ def test_browser_files_and_backups_open_in_the_cli_and_shares_flow_by_themselves
         oscar = logged_in(tmp_path, "oscar", world.observer, server)
         oscar.run("keygen", check=True)
         eventually(lambda: oscar.run("download", str(uploaded.json()["id"])).returncode == 0)
-    finally:
+
+        # Someone left: the epoch is stale. The next upload starts epoch 2 with a back-link;
+        # a newcomer who only ever gets epoch 2 still reads epoch 1 through it.
+        Epoch.objects.filter(channel=world.channel, number=1).update(stale=True)
+        second = tmp_path / "second.txt"
+        second.write_text("after the rotation")
+        later = olivia.run("upload", "ops", str(second), "--json", check=True)
+        assert json.loads(later.stdout)["epoch"] == 2
+        factories.make_user("nora", institution=world.participant_institution)
+        nora = logged_in(tmp_path, "nora", User.objects.get(username="nora"), server)
+        nora.run("keygen", check=True)
+        first_id = str(uploaded.json()["id"])
+        eventually(lambda: nora.run("download", first_id, "-o", "old.pdf").returncode == 0)
+        assert (nora.home / "old.pdf").read_bytes() == content
+    except AssertionError as failure:
         watcher.terminate()
         stdout, stderr = watcher.communicate(timeout=10)
+        raise AssertionError(f"{failure}; the watcher said: {stdout!r} {stderr!r}") from None
+    finally:
+        if watcher.poll() is None:
+            watcher.terminate()
+    stdout, stderr = watcher.communicate(timeout=10)
     assert "Traceback" not in stderr
     reports = [json.loads(line) for line in stdout.splitlines()]
     assert sum(r["delivered"] for r in reports if r["channel"] == "ops") >= 2
