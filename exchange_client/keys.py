@@ -251,7 +251,9 @@ class EpochKeys:
             )
         raise ExchangeError("key", f"could not start a key epoch in {self.channel}")
 
-    def _start(self, current: int, *, history: Any) -> None:
+    def _start(self, current: int, *, history: Any) -> int:
+        """Start epoch `current` + 1; return how many shares it carries (0 when another
+        client started it first)."""
         epoch = X25519Identity.generate()
         number = current + 1
         payload: JSON = {"number": number, "public_key": epoch.recipient.to_string()}
@@ -276,15 +278,26 @@ class EpochKeys:
                 ):
                     continue  # the members changed meanwhile: make the shares again
                 if error.status == 409:
-                    return  # someone else started it first
+                    return 0  # someone else started it first
                 raise
             self.known[number] = epoch
             self._epochs = None
-            return
+            return len(payload["shares"])
+        return 0
 
     def deliver_pending(self) -> int:
         """Deliver the shares members wait for from the epochs this user holds; return how
-        many were delivered (0 when another member was first: the server asks again)."""
+        many were delivered (0 when another member was first: the server asks again).
+
+        When the current epoch is stale (someone left), the remaining members wait for the
+        next one rather than for shares (SPEC §5, Leaving; the server sends
+        `shares.pending` for that too): it is started here, with a share for each of them."""
+        detail = self.client.channel(self.channel)
+        if detail.get("epoch") is not None and detail.get("epoch_stale"):
+            current = int(detail["epoch"])
+            if self.identity_for(current) is None:
+                return 0  # only a holder of the stale epoch can link back to it
+            return self._start(current, history=detail.get("history_visibility"))
         pending = self.client.pending_shares(self.channel)
         shares = []
         for item in pending:

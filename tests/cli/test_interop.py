@@ -24,7 +24,7 @@ from tests.live.servers import LiveServer
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def eventually(check: object, timeout: float = 30) -> None:
+def eventually(check: object, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not check():  # type: ignore[operator]
         assert time.monotonic() < deadline, "not within the time"
@@ -95,6 +95,14 @@ def test_browser_files_and_backups_open_in_the_cli_and_shares_flow_by_themselves
         first_id = str(uploaded.json()["id"])
         eventually(lambda: nora.run("download", first_id, "-o", "old.pdf").returncode == 0)
         assert (nora.home / "old.pdf").read_bytes() == content
+
+        # Stale again, and nobody uploads: share-pending starts the next epoch by itself.
+        Epoch.objects.filter(channel=world.channel, number=2).update(stale=True)
+        olivia.run("share-pending", "ops", check=True)
+        assert Epoch.objects.filter(channel=world.channel, number=3, stale=False).exists()
+        third = json.loads(nora.run("upload", "ops", str(second), "--json", check=True).stdout)
+        assert third["epoch"] == 3
+        oscar.run("download", str(third["id"]), "-o", "third.txt", check=True)
     except AssertionError as failure:
         watcher.terminate()
         stdout, stderr = watcher.communicate(timeout=10)
