@@ -332,7 +332,8 @@ class Document(EvaluationFields):
 
 
 class DocumentTag(models.Model):
-    """One tag of a document: 1-40 of a-z, 0-9 and "-" (channels_app.documents.fields)."""
+    """One tag of a document: 1-40 letters or digits of any script joined by "-", NFC and
+    case-folded (channels_app.documents.fields.clean_tag)."""
 
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="tags")
     name = models.CharField(max_length=40)

@@ -199,7 +199,7 @@ def test_observers_outsiders_and_strangers_to_an_unlisted_channel_may_not_add(
         ({"title": 5}, "title"),
         ({"summary": "x" * 10_001}, "summary"),
         ({"summary": "nul\x00"}, "summary"),
-        ({"tags": ["Upper"]}, "tags"),
+        ({"tags": ["up\u202eper"]}, "tags"),
         ({"tags": ["x" * 41]}, "tags"),
         ({"tags": ["a b"]}, "tags"),
         ({"tags": [""]}, "tags"),
@@ -439,7 +439,7 @@ def test_every_filter_narrows_the_list(world: World, stranger: User) -> None:
         ("?q=", "q"),
         ("?q=%00", "q"),
         (f"?q={'x' * 201}", "q"),
-        ("?tag=Upper", "tag"),
+        ("?tag=a%20b", "tag"),
         ("?tag=", "tag"),
         (f"?tag={'x' * 41}", "tag"),
         ("?language=xx", "language"),
@@ -553,7 +553,7 @@ def test_the_author_alone_changes_title_summary_and_tags(world: World, colleague
     for bad, field in (
         ({}, "title"),
         ({"title": "bidi\u202e"}, "title"),
-        ({"tags": ["BAD"]}, "tags"),
+        ({"tags": ["b a d"]}, "tags"),
         ({"language": "pt"}, "language"),
     ):
         response = patch(world.member, document.pk, bad)
