@@ -311,9 +311,30 @@ class Document(EvaluationFields):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The channel message that announced the document (documents.services.document_add).
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Distinct users who fetched a version in full: the rows of DocumentDownload, counted
+    # here in the same transaction so that "most downloaded" is an indexed sort.
+    downloads = models.PositiveIntegerField(default=0)
+    # A withdrawal is a tombstone (SPEC §3 DELETE /documents/{id}): lists and search omit
+    # the document, by id it still answers, with withdrawn_at.
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["downloads", "id"], name="document_by_downloads"),
+            models.Index(fields=["channel", "id"], name="document_by_channel"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=(
@@ -371,3 +392,20 @@ class DocumentVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.document_id} v{self.number}"
+
+
+class DocumentDownload(models.Model):
+    """That `user` fetched one of `document`'s versions in full, once per user: the
+    distinct downloading users of SPEC §3 (`downloads`)."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    first_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["document", "user"], name="document_download_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document_id} fetched by {self.user_id}"

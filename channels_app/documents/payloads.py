@@ -6,7 +6,7 @@ evaluations appear as they do beside messages (channels_app.messages.payloads).
 
 from __future__ import annotations
 
-from channels_app.documents.schemas import DocumentOut
+from channels_app.documents.schemas import DocumentOut, LibraryItemOut
 from channels_app.messages.payloads import (
     author_ref,
     evaluation_payload,
@@ -47,4 +47,12 @@ def document_payload(document: Document) -> DocumentOut:
             }
             for v in document.versions.all()
         ],
+        "downloads": document.downloads,
+        "message": document.message_id,
+        "withdrawn_at": iso_time(document.withdrawn_at),
     }
+
+
+def library_item_payload(document: Document, snippet: str | None = None) -> LibraryItemOut:
+    """A document as a list shows it: the document object and its search snippet."""
+    return {**document_payload(document), "snippet": snippet}
