@@ -37,7 +37,11 @@ router = Router(tags=["documents"])
 
 class DocumentQuery(Schema):
     q: str | None = Field(
-        default=None, max_length=MAX_QUERY, description="Text in the title or the summary"
+        default=None,
+        max_length=MAX_QUERY,
+        description="Full-text search of the title, summary and tags: words and "
+        '"quoted phrases", insensitive to case, accents and inflection in the '
+        "document's language (es, pt, fr, it, en); the last word also matches as a prefix",
     )
     tag: str | None = None
     language: str | None = None
@@ -51,7 +55,7 @@ class LibraryQuery(Schema):
     q: str | None = Field(
         default=None,
         max_length=MAX_QUERY,
-        description="Text in the title or the summary",
+        description="Full-text search, as on a channel's list of documents",
     )
     channel: str | None = Field(default=None, description="A channel's slug")
     theme: str | None = Field(default=None, description="The channels' theme")
@@ -62,10 +66,11 @@ class LibraryQuery(Schema):
     evaluation: str | None = Field(
         default=None, description="'B2' for exactly B2; 'A' for any evaluation of source A"
     )
-    order: Literal["newest", "downloads"] = Field(
+    order: Literal["newest", "downloads", "relevance"] = Field(
         default="newest",
         description="newest: by id, newest first; downloads: most distinct downloading "
-        "users first, ties newest first",
+        "users first, ties newest first; relevance (with q, one page: no before): the "
+        "best match first",
     )
     before: str | None = Field(
         default=None,
@@ -101,7 +106,7 @@ def library_list(request: HttpRequest, filters: Query[LibraryQuery]) -> list[Lib
         before=filters.before,
         limit=filters.limit,
     )
-    return [library_item_payload(d) for d in documents]
+    return [library_item_payload(f.document, f.snippet) for f in documents]
 
 
 @router.get(
@@ -125,7 +130,7 @@ def document_list(
         before=filters.before,
         limit=filters.limit,
     )
-    return [library_item_payload(d) for d in documents]
+    return [library_item_payload(f.document, f.snippet) for f in documents]
 
 
 @router.post(

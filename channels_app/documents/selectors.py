@@ -9,9 +9,19 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db import connection
+from django.db.models import BooleanField, FloatField, Prefetch, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from channels_app.documents.fields import clean_language, clean_query, clean_tag
+from channels_app.documents.search import (
+    FTS_TABLE,
+    fts5_expression,
+    parse_query,
+    pg_match,
+    pg_rank,
+    snippet,
+)
 from channels_app.messages.selectors import MAX_PAGE
 from channels_app.models import (
     Document,
@@ -72,11 +82,58 @@ class DocumentFilters:
 
 
 class Order(enum.Enum):
-    """How the library is sorted: newest first (by id), or most downloaded first (ties
-    by id, newest first)."""
+    """How the library is sorted: newest first (by id), most downloaded first (ties by
+    id, newest first), or with `q` the best match first (ts_rank_cd on PostgreSQL, bm25
+    on SQLite; ties newest first)."""
 
     NEWEST = "newest"
     DOWNLOADS = "downloads"
+    RELEVANCE = "relevance"
+
+
+@dataclass(frozen=True)
+class Found:
+    """A document of a list, and with `q` the snippet of its hits (search.snippet)."""
+
+    document: Document
+    snippet: str | None = None
+
+
+def _searched(documents: QuerySet[Document], q: str) -> QuerySet[Document]:
+    """`documents` that match the query `q` (search.py: its words and quoted phrases,
+    never its syntax), on whichever database this is. The raw SQL (S611) is built from
+    constants; what the user typed reaches it only as parameters."""
+    units = parse_query(q)
+    if not units:
+        return documents.none()
+    table = connection.ops.quote_name(Document._meta.db_table)
+    if connection.vendor == "postgresql":
+        sql, params = pg_match(units, table)
+        return documents.filter(RawSQL(sql, params, output_field=BooleanField()))  # noqa: S611
+    matches = f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s"  # noqa: S608
+    return documents.filter(pk__in=RawSQL(matches, [fts5_expression(units)]))  # noqa: S611
+
+
+def _by_relevance(documents: QuerySet[Document], q: str) -> QuerySet[Document]:
+    units = parse_query(q)
+    table = connection.ops.quote_name(Document._meta.db_table)
+    if connection.vendor == "postgresql":
+        sql, params = pg_rank(units, table)
+        rank = RawSQL(sql, params, output_field=FloatField())  # noqa: S611
+        return documents.annotate(_rank=rank).order_by("-_rank", "-id")
+    bm25 = (
+        f"(SELECT bm25({FTS_TABLE}) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s"  # noqa: S608
+        f" AND {FTS_TABLE}.rowid = {table}.id)"
+    )
+    rank = RawSQL(bm25, [fts5_expression(units)], output_field=FloatField())  # noqa: S611
+    return documents.annotate(_rank=rank).order_by("_rank", "-id")  # bm25: lower is better
+
+
+def _found(documents: list[Document], q: str | None) -> list[Found]:
+    if q is None:
+        return [Found(d) for d in documents]
+    units = parse_query(q)
+    return [Found(d, snippet(units, d.title, d.summary, d.language)) for d in documents]
 
 
 @dataclass(frozen=True)
@@ -161,18 +218,17 @@ def document_list(
     *,
     before: int | None = None,
     limit: int = 50,
-) -> list[Document]:
-    """Newest first, at most `limit`, older than document `before` if given."""
+) -> list[Found]:
+    """Newest first, at most `limit`, older than document `before` if given; `q` searches
+    (search.py) and adds each item's snippet."""
     limit = max(1, min(limit, MAX_PAGE))
     filters = filters.cleaned()
     documents = _filtered(documents_for(access), filters)
     if before is not None:
         documents = documents.filter(id__lt=before)
     if filters.q is not None:
-        documents = documents.filter(
-            Q(title__icontains=filters.q) | Q(summary__icontains=filters.q)
-        )
-    return list(with_document_related(documents).order_by("-id")[:limit])
+        documents = _searched(documents, filters.q)
+    return _found(list(with_document_related(documents).order_by("-id")[:limit]), filters.q)
 
 
 def library_documents(user: User, filters: DocumentFilters) -> QuerySet[Document]:
@@ -203,19 +259,26 @@ def library_list(
     order: Order = Order.NEWEST,
     before: str | None = None,
     limit: int = 50,
-) -> list[Document]:
+) -> list[Found]:
     """GET /documents: at most `limit` documents `user` may read, in `order`, after the
     cursor `before` (Cursor.parse). A constant number of queries whatever the size: the
     readable channels, the page, its tags and its versions."""
     limit = max(1, min(limit, MAX_PAGE))
     filters = filters.cleaned()
+    if order is Order.RELEVANCE and filters.q is None:
+        raise BadRequest("order=relevance needs q.", field="order")
+    if order is Order.RELEVANCE and before is not None:
+        raise BadRequest(
+            "order=relevance answers one page (limit up to 200): no before.", field="before"
+        )
     cursor = None if before is None else Cursor.parse(before, order)
     documents = library_documents(user, filters)
     if filters.q is not None:
-        documents = documents.filter(
-            Q(title__icontains=filters.q) | Q(summary__icontains=filters.q)
-        )
-    if order is Order.DOWNLOADS:
+        documents = _searched(documents, filters.q)
+    if order is Order.RELEVANCE:
+        assert filters.q is not None  # noqa: S101  (checked above)
+        documents = _by_relevance(documents, filters.q)
+    elif order is Order.DOWNLOADS:
         if cursor is not None:
             documents = documents.filter(
                 Q(downloads__lt=cursor.downloads) | Q(downloads=cursor.downloads, id__lt=cursor.id)
@@ -225,7 +288,7 @@ def library_list(
         if cursor is not None:
             documents = documents.filter(id__lt=cursor.id)
         documents = documents.order_by("-id")
-    return list(with_document_related(documents)[:limit])
+    return _found(list(with_document_related(documents)[:limit]), filters.q)
 
 
 def document_get(document_id: int) -> Document:

@@ -28,6 +28,7 @@ from channels_app.documents.fields import (
     clean_tags,
     clean_title,
 )
+from channels_app.documents.search import index_document, unindex_document
 from channels_app.documents.selectors import document_get
 from channels_app.evaluations.pair import (
     KEEP,
@@ -103,6 +104,13 @@ def document_add(
         DocumentTag.objects.bulk_create(DocumentTag(document=document, name=t) for t in tag_names)
         DocumentVersion.objects.create(
             document=document, number=1, attachment=carried, author=actor, note=note
+        )
+        index_document(
+            document_id=document.pk,
+            title=title,
+            summary=summary,
+            tags=tag_names,
+            language=language,
         )
         if evaluation is not None:
             evaluation_record(carrier=document, actor=actor, value=evaluation)
@@ -233,6 +241,14 @@ def document_change(
         if evaluation is not KEEP:
             fields.append("evaluation")
             evaluation_record(carrier=document, actor=actor, value=evaluation)
+        if {"title", "summary", "tags"} & set(fields):
+            index_document(
+                document_id=document.pk,
+                title=changes.get("title", document.title),
+                summary=changes.get("summary", document.summary),
+                tags=tag_names if tag_names is not None else [t.name for t in document.tags.all()],
+                language=document.language,
+            )
         record(
             action="document.changed",
             actor=actor,
@@ -261,6 +277,7 @@ def document_withdraw(*, actor: User, document_id: int) -> Document:
         Document.objects.filter(pk=document.pk).update(
             withdrawn_at=timezone.now(), withdrawn_by=actor
         )
+        unindex_document(document.pk)
         record(
             action="document.withdrawn",
             actor=actor,
