@@ -30,17 +30,15 @@ def forward(apps, schema_editor):
     vendor = schema_editor.connection.vendor
     for sql in POSTGRES if vendor == "postgresql" else SQLITE:
         schema_editor.execute(sql)
-    from channels_app.documents.search import index_document
+    from channels_app.documents.search import Indexed, index_documents
 
     Document = apps.get_model("channels_app", "Document")
-    for document in Document.objects.prefetch_related("tags").iterator(chunk_size=500):
-        index_document(
-            document_id=document.pk,
-            title=document.title,
-            summary=document.summary,
-            tags=[t.name for t in document.tags.all()],
-            language=document.language,
-        )
+    index_documents(
+        [
+            Indexed(d.pk, d.title, d.summary, [t.name for t in d.tags.all()], d.language)
+            for d in Document.objects.prefetch_related("tags").iterator(chunk_size=500)
+        ]
+    )
 
 
 def backward(apps, schema_editor):
