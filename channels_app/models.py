@@ -361,6 +361,9 @@ class DocumentTag(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # The `tag` filter looks tags up by name; the unique constraint leads with the
+        # document.
+        indexes = [models.Index(fields=["name", "document"], name="document_tag_by_name")]
         constraints = [
             models.UniqueConstraint(fields=["document", "name"], name="document_tag_unique")
         ]

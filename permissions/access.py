@@ -394,8 +394,16 @@ def readable_channels(user: User) -> list[ReadableChannel]:
         .objects.filter(channel_id=OuterRef("pk"), institution_id=user.institution_id)
         .values("created_at")[:1]
     )
+    # Only rows ChannelAccess.can_read will say yes to (a moderator, or an admitted
+    # institution's unbanned user) leave the database; the loop still asks can_read.
+    channels = (
+        _annotated(user)
+        .filter(Q(_moderate=True) | Q(_view=True, _banned=False))
+        .annotate(_joined=Subquery(joined))
+        .order_by("pk")
+    )
     readable = []
-    for channel in _annotated(user).annotate(_joined=Subquery(joined)).order_by("pk"):
+    for channel in channels:
         access = _access_of(user, channel)
         if access.can_read:
             readable.append(ReadableChannel(access, _view_begins(access, channel._joined)))

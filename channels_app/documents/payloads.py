@@ -15,6 +15,10 @@ from channels_app.messages.payloads import (
 )
 from channels_app.models import Document
 
+# Where document_selectors.with_document_related puts a document's tags and versions.
+TAGS = "prefetched_tags"
+VERSIONS = "prefetched_versions"
+
 
 def document_payload(document: Document) -> DocumentOut:
     """Serialise one document. Expects what document_selectors.with_document_related loads."""
@@ -24,7 +28,7 @@ def document_payload(document: Document) -> DocumentOut:
         "title": document.title,
         "summary": document.summary,
         "summary_html": document.summary_html,
-        "tags": sorted(t.name for t in document.tags.all()),
+        "tags": sorted(t.name for t in getattr(document, TAGS)),
         "language": document.language,
         "institution": institution_ref(document.institution),
         "handling_code": document.handling_code,
@@ -45,7 +49,7 @@ def document_payload(document: Document) -> DocumentOut:
                 "note": v.note,
                 "created_at": iso_time(v.created_at) or "",
             }
-            for v in document.versions.all()
+            for v in getattr(document, VERSIONS)
         ],
         "downloads": document.downloads,
         "message": document.message_id,

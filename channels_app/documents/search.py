@@ -304,6 +304,18 @@ def pg_rank(units: list[Unit], table: str) -> tuple[str, list[Any]]:
 # --- the snippet ----------------------------------------------------------------------
 
 SNIPPET_WORDS: Final = 30
+
+
+@lru_cache(maxsize=200_000)
+def _token_keys(token: str, language: str) -> tuple[str, str] | None:
+    """A token of a text as search sees it (unaccented word, stem), None for what is not
+    a word: cached, since a page of snippets reads the same words over and over."""
+    folded = unicodedata.normalize("NFC", token).casefold()
+    if not _WORD.fullmatch(folded):
+        return None
+    return unaccented(folded), stem(folded, language)
+
+
 _TOKEN = re.compile(r"[^\W_]+|[\W_]+")
 
 
@@ -323,10 +335,8 @@ def snippet(units: list[Unit], title: str, summary: str, language: str) -> str |
             wanted.update(stem(w, lang) for lang in LANGUAGES)
 
     def hit(token: str) -> bool:
-        folded = unicodedata.normalize("NFC", token).casefold()
-        if not _WORD.fullmatch(folded):
-            return False
-        return unaccented(folded) in wanted or stem(folded, language) in wanted
+        keys = _token_keys(token, language)
+        return keys is not None and (keys[0] in wanted or keys[1] in wanted)
 
     for text in (title, summary):
         tokens = _TOKEN.findall(text)

@@ -14,6 +14,7 @@ from django.db.models import BooleanField, FloatField, Prefetch, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from channels_app.documents.fields import clean_language, clean_query, clean_tag
+from channels_app.documents.payloads import TAGS, VERSIONS
 from channels_app.documents.search import (
     FTS_TABLE,
     fts5_expression,
@@ -25,6 +26,7 @@ from channels_app.documents.search import (
 from channels_app.messages.selectors import MAX_PAGE
 from channels_app.models import (
     Document,
+    DocumentTag,
     DocumentVersion,
     HandlingCode,
     Theme,
@@ -170,16 +172,19 @@ class Cursor:
 
 
 def with_document_related(documents: QuerySet[Document] | Any) -> QuerySet[Document]:
-    """Everything document_payload reads, in a constant number of queries."""
+    """Everything document_payload reads, in a constant number of queries. Tags and
+    versions land in plain lists (`to_attr`): Django builds a queryset per document for
+    a prefetch without one, a third of a page's time."""
     return documents.select_related(
         "channel", "institution", "author", "author__institution"
     ).prefetch_related(
-        "tags",
+        Prefetch("tags", queryset=DocumentTag.objects.order_by("name"), to_attr=TAGS),
         Prefetch(
             "versions",
             queryset=DocumentVersion.objects.select_related(
                 "attachment", "attachment__epoch", "author", "author__institution"
             ).order_by("number"),
+            to_attr=VERSIONS,
         ),
     )
 
