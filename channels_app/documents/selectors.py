@@ -116,19 +116,30 @@ def _searched(documents: QuerySet[Document], q: str) -> QuerySet[Document]:
     return documents.filter(pk__in=RawSQL(matches, [fts5_expression(units)]))  # noqa: S611
 
 
+def _fts5_ranked_ids(documents: QuerySet[Document], q: str, limit: int) -> list[int]:
+    """The ids of the best `limit` matches among `documents`, best first (bm25, ties
+    newest first), in one statement: FTS5 ranks only inside its own MATCH, so the
+    documents the reader may see go in as a subquery, not row by row."""
+    units = parse_query(q)
+    if not units:
+        return []
+    visible, params = documents.values("id").query.sql_with_params()
+    ranked = (
+        f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s"  # noqa: S608
+        f" AND rowid IN ({visible}) ORDER BY bm25({FTS_TABLE}), rowid DESC LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(ranked, [fts5_expression(units), *params, limit])
+        return [row[0] for row in cursor.fetchall()]
+
+
 def _by_relevance(documents: QuerySet[Document], q: str) -> QuerySet[Document]:
+    """PostgreSQL: best match first by ts_rank_cd of the plain vector, ties newest first."""
     units = parse_query(q)
     table = connection.ops.quote_name(Document._meta.db_table)
-    if connection.vendor == "postgresql":
-        sql, params = pg_rank(units, table)
-        rank = RawSQL(sql, params, output_field=FloatField())  # noqa: S611
-        return documents.annotate(_rank=rank).order_by("-_rank", "-id")
-    bm25 = (
-        f"(SELECT bm25({FTS_TABLE}) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s"  # noqa: S608
-        f" AND {FTS_TABLE}.rowid = {table}.id)"
-    )
-    rank = RawSQL(bm25, [fts5_expression(units)], output_field=FloatField())  # noqa: S611
-    return documents.annotate(_rank=rank).order_by("_rank", "-id")  # bm25: lower is better
+    sql, params = pg_rank(units, table)
+    rank = RawSQL(sql, params, output_field=FloatField())  # noqa: S611
+    return documents.annotate(_rank=rank).order_by("-_rank", "-id")
 
 
 def _found(documents: list[Document], q: str | None) -> list[Found]:
@@ -280,6 +291,11 @@ def library_list(
     documents = library_documents(user, filters)
     if filters.q is not None:
         documents = _searched(documents, filters.q)
+    if order is Order.RELEVANCE and connection.vendor != "postgresql":
+        assert filters.q is not None  # noqa: S101  (checked above)
+        ids = _fts5_ranked_ids(documents, filters.q, limit)
+        page = {d.pk: d for d in with_document_related(Document.objects.filter(pk__in=ids))}
+        return _found([page[i] for i in ids if i in page], filters.q)
     if order is Order.RELEVANCE:
         assert filters.q is not None  # noqa: S101  (checked above)
         documents = _by_relevance(documents, filters.q)
