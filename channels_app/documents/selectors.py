@@ -117,20 +117,28 @@ def _searched(documents: QuerySet[Document], q: str) -> QuerySet[Document]:
 
 
 def _fts5_ranked_ids(documents: QuerySet[Document], q: str, limit: int) -> list[int]:
-    """The ids of the best `limit` matches among `documents`, best first (bm25, ties
-    newest first), in one statement: FTS5 ranks only inside its own MATCH, so the
-    documents the reader may see go in as a subquery, not row by row."""
+    """The ids of the best `limit` matches among `documents` (already searched), best
+    first (bm25, ties newest first). FTS5 ranks only inside its own MATCH, and SQLite
+    plans `MATCH … AND rowid IN (subquery)` row by row, so the two sets (every match,
+    ranked; the reader's matching documents) are read apart, as ids, and intersected
+    here: two statements whatever the size."""
     units = parse_query(q)
     if not units:
         return []
-    visible, params = documents.values("id").query.sql_with_params()
+    visible = set(documents.values_list("id", flat=True))
     ranked = (
         f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s"  # noqa: S608
-        f" AND rowid IN ({visible}) ORDER BY bm25({FTS_TABLE}), rowid DESC LIMIT %s"
+        f" ORDER BY bm25({FTS_TABLE}), rowid DESC"
     )
     with connection.cursor() as cursor:
-        cursor.execute(ranked, [fts5_expression(units), *params, limit])
-        return [row[0] for row in cursor.fetchall()]
+        cursor.execute(ranked, [fts5_expression(units)])
+        best = []
+        for (rowid,) in cursor.fetchall():
+            if rowid in visible:
+                best.append(rowid)
+                if len(best) == limit:
+                    break
+        return best
 
 
 def _by_relevance(documents: QuerySet[Document], q: str) -> QuerySet[Document]:
