@@ -311,9 +311,30 @@ class Document(EvaluationFields):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The channel message that announced the document (documents.services.document_add).
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Distinct users who fetched a version in full: the rows of DocumentDownload, counted
+    # here in the same transaction so that "most downloaded" is an indexed sort.
+    downloads = models.PositiveIntegerField(default=0)
+    # A withdrawal is a tombstone (SPEC §3 DELETE /documents/{id}): lists and search omit
+    # the document, by id it still answers, with withdrawn_at.
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["downloads", "id"], name="document_by_downloads"),
+            models.Index(fields=["channel", "id"], name="document_by_channel"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=(
@@ -332,13 +353,17 @@ class Document(EvaluationFields):
 
 
 class DocumentTag(models.Model):
-    """One tag of a document: 1-40 of a-z, 0-9 and "-" (channels_app.documents.fields)."""
+    """One tag of a document: 1-40 letters or digits of any script joined by "-", NFC and
+    case-folded (channels_app.documents.fields.clean_tag)."""
 
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="tags")
     name = models.CharField(max_length=40)
 
     class Meta:
         ordering = ["name"]
+        # The `tag` filter looks tags up by name; the unique constraint leads with the
+        # document.
+        indexes = [models.Index(fields=["name", "document"], name="document_tag_by_name")]
         constraints = [
             models.UniqueConstraint(fields=["document", "name"], name="document_tag_unique")
         ]
@@ -370,3 +395,20 @@ class DocumentVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.document_id} v{self.number}"
+
+
+class DocumentDownload(models.Model):
+    """That `user` fetched one of `document`'s versions in full, once per user: the
+    distinct downloading users of SPEC §3 (`downloads`)."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    first_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["document", "user"], name="document_download_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document_id} fetched by {self.user_id}"

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from django.apps import apps
 from django.contrib.auth.models import Permission
 from django.db import connection
-from django.db.models import Case, Exists, Model, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Case, Exists, Model, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.utils import timezone
 
 from exchange.kernel.errors import Forbidden, NotAuthenticated, NotFound
@@ -362,7 +362,52 @@ def readable_since(access: ChannelAccess) -> datetime | None:
         .values_list("created_at", flat=True)
         .first()
     )
+    return _view_begins(access, joined)
+
+
+def _view_begins(access: ChannelAccess, joined: datetime | None) -> datetime | None:
+    """`readable_since`, given when the reader's institution was admitted (None: no
+    Admission row): shared by the one-channel and the every-channel reads."""
+    if access.channel.history_visibility != SINCE_JOIN or access.is_moderator:
+        return None
     return joined if joined is not None else timezone.now()
+
+
+@dataclass(frozen=True)
+class ReadableChannel:
+    """A channel the user may read now, and when their view of it begins
+    (`readable_since`: None for the beginning)."""
+
+    access: ChannelAccess
+    since: datetime | None
+
+
+def readable_channels(user: User) -> list[ReadableChannel]:
+    """Every channel `user` may read now, each with `readable_since`, in one query: the
+    cross-channel reads (the library across channels) narrow by this, so they say yes
+    exactly where `channel_access(...).can_read` and `may_read_from` do (a test holds
+    them to the same answers). Nothing for a user out of good standing."""
+    if not in_good_standing(user):
+        return []
+    joined = (
+        apps.get_model("permissions", "Admission")
+        .objects.filter(channel_id=OuterRef("pk"), institution_id=user.institution_id)
+        .values("created_at")[:1]
+    )
+    # Only rows ChannelAccess.can_read will say yes to (a moderator, or an admitted
+    # institution's unbanned user) leave the database; the loop still asks can_read.
+    channels = (
+        _annotated(user)
+        .filter(Q(_moderate=True) | Q(_view=True, _banned=False))
+        .annotate(_joined=Subquery(joined))
+        .order_by("pk")
+    )
+    readable = []
+    for channel in channels:
+        access = _access_of(user, channel)
+        if access.can_read:
+            readable.append(ReadableChannel(access, _view_begins(access, channel._joined)))
+    return readable
 
 
 def may_read_from(access: ChannelAccess, created_at: datetime) -> bool:
@@ -436,6 +481,21 @@ def document_by_id(actor: User, document_id: int) -> tuple[Document, ChannelAcce
     if not may_read_from(access, document.created_at):
         raise NotFound("No such document.")
     return document, access
+
+
+def may_change_document(access: ChannelAccess, document: Document) -> bool:
+    """Who may add a version to, edit (PATCH) or withdraw (DELETE) a document (SPEC §3):
+    the author, a user of the document's institution or a moderator, each while they may
+    post in its channel (an observer institution changes nothing). The caller has read
+    the document through `document_by_id`, so a refusal here is a 403 to a reader."""
+    if not access.can_post:
+        return False
+    user = access.user
+    return (
+        access.is_moderator
+        or document.author_id == user.pk
+        or (user.institution_id is not None and user.institution_id == document.institution_id)
+    )
 
 
 # --- "who holds access to channel C now": one set ------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import IO
 
 from asgiref.sync import sync_to_async
@@ -72,8 +72,13 @@ def attachment_upload(
 def attachment_download(request: HttpRequest, attachment_id: int) -> StreamingHttpResponse:
     actor = request_user(request)
     attachment, _ = attachment_by_id(actor, attachment_id)
+    file = attachment_services.attachment_open(actor=actor, attachment=attachment)
+
+    def served_in_full() -> None:
+        attachment_services.attachment_fetched_in_full(actor=actor, attachment=attachment)
+
     response = StreamingHttpResponse(
-        _chunks(attachment_services.attachment_open(actor=actor, attachment=attachment)),
+        _chunks(file, size=attachment.size, on_complete=served_in_full),
         content_type="application/octet-stream",
     )
     response["Content-Disposition"] = f'attachment; filename="attachment-{attachment.pk}.age"'
@@ -82,19 +87,29 @@ def attachment_download(request: HttpRequest, attachment_id: int) -> StreamingHt
     return response
 
 
-async def _chunks(file: IO[bytes]) -> AsyncIterator[bytes]:
-    """The file, a chunk at a time, read in a worker thread.
+async def _chunks(
+    file: IO[bytes], *, size: int, on_complete: Callable[[], None]
+) -> AsyncIterator[bytes]:
+    """The file, a chunk at a time, read in a worker thread; `on_complete` runs once the
+    last of its `size` bytes was handed on.
 
     An asynchronous iterator on purpose: Django's ASGI handler reads a synchronous one
     (FileResponse's) into a list before sending anything, which would hold the whole
-    ciphertext in memory.
+    ciphertext in memory. The handler asks for the next chunk only after it sent the
+    previous one (and exchange.server's transport waits while the client's buffer is
+    full), so reaching the end here means every byte went out; a client that disconnects
+    has the handler cancel this iterator at an `await`, and nothing is counted.
     """
     read = sync_to_async(file.read, thread_sensitive=False)
+    sent = 0
     try:
         while chunk := await read(DOWNLOAD_CHUNK):
             yield chunk
+            sent += len(chunk)
     finally:
         await sync_to_async(file.close, thread_sensitive=False)()
+    if sent == size:
+        await sync_to_async(on_complete)()
 
 
 @router.get(

@@ -16,11 +16,12 @@ from django.conf import settings
 from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import F
 
 from audit.chain import record
 from channels_app.keys.ciphertext import clean_age_file
 from channels_app.keys.selectors import current_epoch
-from channels_app.models import Attachment, DocumentVersion
+from channels_app.models import Attachment, Document, DocumentDownload, DocumentVersion
 from exchange.kernel.errors import BadRequest, Conflict, TooLarge
 from permissions.access import Need, access_channel
 from permissions.models import User
@@ -93,6 +94,27 @@ def attachment_open(*, actor: User, attachment: Attachment) -> IO[bytes]:
         target=f"attachment:{attachment.pk}",
     )
     return handle
+
+
+def attachment_fetched_in_full(*, actor: User, attachment: Attachment) -> None:
+    """Count a download for the document whose version `attachment` is, once per user
+    (SPEC §3 `downloads`: distinct users who fetched one of its versions in full). Called
+    by the download route when the last byte was served. The DocumentDownload row and the
+    denormalised Document.downloads move in one transaction; a second fetch by the same
+    user meets the unique constraint and counts nothing."""
+    document_id = (
+        DocumentVersion.objects.filter(attachment_id=attachment.pk)
+        .values_list("document_id", flat=True)
+        .first()
+    )
+    if document_id is None:
+        return
+    with transaction.atomic():
+        _, created = DocumentDownload.objects.get_or_create(
+            document_id=document_id, user_id=actor.pk
+        )
+        if created:
+            Document.objects.filter(pk=document_id).update(downloads=F("downloads") + 1)
 
 
 def attachments_for_message(*, actor: User, channel_id: int, ids: list[int]) -> list[Attachment]:

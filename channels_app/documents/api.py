@@ -7,6 +7,8 @@ permissions.access.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
@@ -14,8 +16,14 @@ from pydantic import Field
 from channels_app.documents import selectors as document_selectors
 from channels_app.documents import services as document_services
 from channels_app.documents.fields import MAX_QUERY
-from channels_app.documents.payloads import document_payload
-from channels_app.documents.schemas import DocumentDraft, DocumentEdit, DocumentOut, VersionDraft
+from channels_app.documents.payloads import document_payload, library_item_payload
+from channels_app.documents.schemas import (
+    DocumentDraft,
+    DocumentEdit,
+    DocumentOut,
+    LibraryItemOut,
+    VersionDraft,
+)
 from channels_app.evaluations.schemas import evaluation_value
 from channels_app.evaluations.selectors import evaluation_history
 from channels_app.messages.payloads import evaluation_change_payload
@@ -29,7 +37,11 @@ router = Router(tags=["documents"])
 
 class DocumentQuery(Schema):
     q: str | None = Field(
-        default=None, max_length=MAX_QUERY, description="Text in the title or the summary"
+        default=None,
+        max_length=MAX_QUERY,
+        description="Full-text search of the title, summary and tags: words and "
+        '"quoted phrases", insensitive to case, accents and inflection in the '
+        "document's language (es, pt, fr, it, en); the last word also matches as a prefix",
     )
     tag: str | None = None
     language: str | None = None
@@ -39,14 +51,72 @@ class DocumentQuery(Schema):
     limit: int = Field(default=50, ge=1, le=MAX_PAGE)
 
 
+class LibraryQuery(Schema):
+    q: str | None = Field(
+        default=None,
+        max_length=MAX_QUERY,
+        description="Full-text search, as on a channel's list of documents",
+    )
+    channel: str | None = Field(default=None, description="A channel's slug")
+    theme: str | None = Field(default=None, description="The channels' theme")
+    tag: str | None = None
+    language: str | None = None
+    institution: str | None = Field(default=None, description="An institution's slug")
+    handling_code: str | None = None
+    evaluation: str | None = Field(
+        default=None, description="'B2' for exactly B2; 'A' for any evaluation of source A"
+    )
+    order: Literal["newest", "downloads", "relevance"] = Field(
+        default="newest",
+        description="newest: by id, newest first; downloads: most distinct downloading "
+        "users first, ties newest first; relevance (with q, one page: no before): the "
+        "best match first",
+    )
+    before: str | None = Field(
+        default=None,
+        max_length=40,
+        description="The cursor: with order=newest the last item's id; with "
+        "order=downloads '<downloads>:<id>' of the last item, as it was served (a page "
+        "starts right after it even if its count has moved since)",
+    )
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE)
+
+
+@router.get(
+    "/documents",
+    response=list[LibraryItemOut],
+    summary="The library across every channel the caller may read, filtered and ordered",
+    description="Only documents the caller may read now (their channels, since their "
+    "institution joined a since_join channel), never a withdrawn one.",
+)
+def library_list(request: HttpRequest, filters: Query[LibraryQuery]) -> list[LibraryItemOut]:
+    documents = document_selectors.library_list(
+        request_user(request),
+        document_selectors.DocumentFilters(
+            q=filters.q,
+            channel=filters.channel,
+            theme=filters.theme,
+            tag=filters.tag,
+            language=filters.language,
+            institution=filters.institution,
+            handling_code=filters.handling_code,
+            evaluation=filters.evaluation,
+        ),
+        order=document_selectors.Order(filters.order),
+        before=filters.before,
+        limit=filters.limit,
+    )
+    return [library_item_payload(f.document, f.snippet) for f in documents]
+
+
 @router.get(
     "/channels/{slug}/documents",
-    response=list[DocumentOut],
-    summary="The channel's documents, newest first, filtered",
+    response=list[LibraryItemOut],
+    summary="The channel's documents, newest first, filtered (withdrawn ones omitted)",
 )
 def document_list(
     request: HttpRequest, slug: str, filters: Query[DocumentQuery]
-) -> list[DocumentOut]:
+) -> list[LibraryItemOut]:
     access = access_channel(request_user(request), slug, Need.READ)
     documents = document_selectors.document_list(
         access,
@@ -60,7 +130,7 @@ def document_list(
         before=filters.before,
         limit=filters.limit,
     )
-    return [document_payload(d) for d in documents]
+    return [library_item_payload(f.document, f.snippet) for f in documents]
 
 
 @router.post(
@@ -93,7 +163,8 @@ def document_detail(request: HttpRequest, document_id: int) -> DocumentOut:
 @router.patch(
     "/documents/{document_id}",
     response=DocumentOut,
-    summary="The author changes the title, summary, tags or evaluation (null withdraws it)",
+    summary="Change the title, summary or tags (the author, a user of its institution or a "
+    "moderator) or the evaluation (the author; null withdraws it)",
 )
 def document_update(request: HttpRequest, document_id: int, payload: DocumentEdit) -> DocumentOut:
     document = document_services.document_change(
@@ -103,6 +174,18 @@ def document_update(request: HttpRequest, document_id: int, payload: DocumentEdi
         summary=payload.summary,
         tags=payload.tags,
         evaluation=payload.evaluation_change(),
+    )
+    return document_payload(document)
+
+
+@router.delete(
+    "/documents/{document_id}",
+    response=DocumentOut,
+    summary="Withdraw a document: a tombstone (the author, its institution or a moderator)",
+)
+def document_withdraw(request: HttpRequest, document_id: int) -> DocumentOut:
+    document = document_services.document_withdraw(
+        actor=request_user(request), document_id=document_id
     )
     return document_payload(document)
 

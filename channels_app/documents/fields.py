@@ -3,7 +3,7 @@ them and the filters that search them: one rule for both."""
 
 from __future__ import annotations
 
-import re
+import unicodedata
 from typing import Final
 
 from django.conf.locale import LANG_INFO
@@ -17,11 +17,8 @@ MAX_TAGS: Final = 20
 MAX_TAG: Final = 40
 MAX_NOTE: Final = 500
 MAX_QUERY: Final = 200
-TAG_PATTERN: Final = r"^[a-z0-9-]{1,40}$"
 # ISO 639-1 codes, as Django knows them: its locale table's two-letter keys.
 LANGUAGES: Final = frozenset(code for code in LANG_INFO if len(code) == 2)
-
-_TAG = re.compile(TAG_PATTERN)
 
 
 def clean_title(value: object) -> str:
@@ -47,10 +44,39 @@ def clean_summary(value: object) -> str:
     return value
 
 
+TAG_RULE: Final = f"A tag is 1-{MAX_TAG} letters or digits of any script, joined by '-'."
+
+
+def _tag_character_ok(char: str, previous: str) -> bool:
+    """A letter (L*) or decimal digit (Nd) of any script, '-', or a combining mark (M*)
+    that follows a letter or digit: scripts such as Devanagari write vowels as marks that
+    NFC does not compose. Everything else is refused: spaces, punctuation, symbols,
+    controls and format characters (bidi overrides, zero-width joiners), superscript or
+    Roman-numeral "digits" that only look like digits, and a mark standing alone (it
+    would stack on the '-' or on nothing)."""
+    if char == "-":
+        return True
+    category = unicodedata.category(char)
+    if category[0] == "L" or category == "Nd":
+        return True
+    return category[0] == "M" and previous not in ("", "-")
+
+
 def clean_tag(value: object, *, field: str = "tags") -> str:
-    if not isinstance(value, str) or not _TAG.match(value):
-        raise BadRequest(f"A tag is 1-{MAX_TAG} lowercase letters, digits or '-'.", field=field)
-    return value
+    """A tag as stored and searched: NFC-normalised and case-folded, so "Corrupção",
+    "CORRUPÇÃO" and "corrupção" typed with a combining tilde are one tag. The length is
+    counted after normalisation (case folding may lengthen: "ß" becomes "ss")."""
+    if not isinstance(value, str):
+        raise BadRequest(TAG_RULE, field=field)
+    tag = unicodedata.normalize("NFC", unicodedata.normalize("NFC", value).casefold())
+    if not 1 <= len(tag) <= MAX_TAG:
+        raise BadRequest(TAG_RULE, field=field)
+    previous = ""
+    for char in tag:
+        if not _tag_character_ok(char, previous):
+            raise BadRequest(f"{TAG_RULE} U+{ord(char):04X} is not allowed.", field=field)
+        previous = char
+    return tag
 
 
 def clean_tags(values: object) -> list[str]:

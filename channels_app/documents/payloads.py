@@ -6,7 +6,7 @@ evaluations appear as they do beside messages (channels_app.messages.payloads).
 
 from __future__ import annotations
 
-from channels_app.documents.schemas import DocumentOut
+from channels_app.documents.schemas import DocumentOut, LibraryItemOut
 from channels_app.messages.payloads import (
     author_ref,
     evaluation_payload,
@@ -14,6 +14,10 @@ from channels_app.messages.payloads import (
     iso_time,
 )
 from channels_app.models import Document
+
+# Where document_selectors.with_document_related puts a document's tags and versions.
+TAGS = "prefetched_tags"
+VERSIONS = "prefetched_versions"
 
 
 def document_payload(document: Document) -> DocumentOut:
@@ -24,7 +28,7 @@ def document_payload(document: Document) -> DocumentOut:
         "title": document.title,
         "summary": document.summary,
         "summary_html": document.summary_html,
-        "tags": sorted(t.name for t in document.tags.all()),
+        "tags": sorted(t.name for t in getattr(document, TAGS)),
         "language": document.language,
         "institution": institution_ref(document.institution),
         "handling_code": document.handling_code,
@@ -45,6 +49,14 @@ def document_payload(document: Document) -> DocumentOut:
                 "note": v.note,
                 "created_at": iso_time(v.created_at) or "",
             }
-            for v in document.versions.all()
+            for v in getattr(document, VERSIONS)
         ],
+        "downloads": document.downloads,
+        "message": document.message_id,
+        "withdrawn_at": iso_time(document.withdrawn_at),
     }
+
+
+def library_item_payload(document: Document, snippet: str | None = None) -> LibraryItemOut:
+    """A document as a list shows it: the document object and its search snippet."""
+    return {**document_payload(document), "snippet": snippet}

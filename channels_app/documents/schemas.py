@@ -86,3 +86,30 @@ class DocumentOut(TypedDict):
     versions: Annotated[
         list[VersionOut], Field(description="Oldest first; each an encrypted attachment")
     ]
+    downloads: Annotated[
+        int,
+        Field(
+            description="Distinct users who fetched one of its versions in full "
+            "(GET /attachments/{id} served to the last byte)"
+        ),
+    ]
+    message: Annotated[
+        int | None,
+        Field(description="The id of the channel message that announced the document"),
+    ]
+    withdrawn_at: Annotated[
+        str | None,
+        Field(description="When it was withdrawn (DELETE /documents/{id}); lists omit it then"),
+    ]
+
+
+class LibraryItemOut(DocumentOut):
+    """A document in a list, with the search hit when the list was searched."""
+
+    snippet: Annotated[
+        str | None,
+        Field(
+            description="With `q`: sanitised HTML of the title or summary around the hits, "
+            "each hit in <mark> (nothing else is kept); null without `q`"
+        ),
+    ]

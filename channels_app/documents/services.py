@@ -11,6 +11,8 @@ WebSocket frames yet.
 
 from __future__ import annotations
 
+import re
+import uuid
 from typing import Any
 
 from django.db import transaction
@@ -26,6 +28,7 @@ from channels_app.documents.fields import (
     clean_tags,
     clean_title,
 )
+from channels_app.documents.search import index_document, unindex_document
 from channels_app.documents.selectors import document_get
 from channels_app.evaluations.pair import (
     KEEP,
@@ -36,14 +39,21 @@ from channels_app.evaluations.pair import (
 )
 from channels_app.evaluations.services import evaluation_change, evaluation_record
 from channels_app.messages.markdown import render_markdown
-from channels_app.messages.services import clean_handling_code
+from channels_app.messages.services import clean_handling_code, message_send
 from channels_app.models import (
     Document,
     DocumentTag,
     DocumentVersion,
 )
 from exchange.kernel.errors import BadRequest, Conflict, Forbidden
-from permissions.access import Need, access_channel, document_by_id, require
+from permissions.access import (
+    ChannelAccess,
+    Need,
+    access_channel,
+    document_by_id,
+    may_change_document,
+    require,
+)
 from permissions.models import User
 
 
@@ -95,8 +105,23 @@ def document_add(
         DocumentVersion.objects.create(
             document=document, number=1, attachment=carried, author=actor, note=note
         )
+        index_document(
+            document_id=document.pk,
+            title=title,
+            summary=summary,
+            tags=tag_names,
+            language=language,
+        )
         if evaluation is not None:
             evaluation_record(carrier=document, actor=actor, value=evaluation)
+        announced, _ = message_send(
+            actor=actor,
+            channel_slug=channel.slug,
+            client_id=uuid.uuid4(),
+            body=announcement(channel.slug, document.pk, title),
+            handling_code=code,
+        )
+        Document.objects.filter(pk=document.pk).update(message=announced)
         record(
             action="document.added",
             actor=actor,
@@ -113,14 +138,28 @@ def document_add(
     return document_get(document.pk)
 
 
-def may_add_version(actor: User, document: Document, *, is_moderator: bool) -> bool:
-    """The document's author, a participant of the document's institution, or a moderator
-    (the caller has checked that the actor may post in the channel)."""
-    return (
-        is_moderator
-        or document.author_id == actor.pk
-        or (actor.institution_id is not None and actor.institution_id == document.institution_id)
-    )
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~&])")
+
+
+def announcement(channel_slug: str, document_id: int, title: str) -> str:
+    """The body of the message that announces a new document in its channel: a Markdown
+    link to the document's page (`/c/<slug>/library/<id>/`, the library's page route),
+    the title escaped so that it is shown as typed and can make no link, image or
+    markup of its own."""
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", title)
+    return f"Document added: [{escaped}](/c/{channel_slug}/library/{document_id}/)"
+
+
+def _require_change(access: ChannelAccess, document: Document, what: str) -> None:
+    """The one rule for versions, edits and withdrawals (access.may_change_document); the
+    403 names what was refused. Only a reader gets here (document_by_id)."""
+    require(access, Need.POST)  # only a reader learns that they may not post
+    if not may_change_document(access, document):
+        raise Forbidden(
+            f"Only the author, a user of the document's institution or a moderator may {what}."
+        )
+    if document.withdrawn_at is not None:
+        raise Conflict("This document was withdrawn.")
 
 
 def document_version_add(
@@ -129,12 +168,7 @@ def document_version_add(
     """Add the next version (numbered 1, 2, … per document, under a lock on the document
     row so two at once do not take the same number)."""
     document, access = document_by_id(actor, document_id)
-    require(access, Need.POST)  # only a reader learns that they may not post
-    if not may_add_version(actor, document, is_moderator=access.is_moderator):
-        raise Forbidden(
-            "Only the author, a participant of the document's institution or a moderator "
-            "may add a version."
-        )
+    _require_change(access, document, "add a version")
     note = clean_note(note)
     if document.channel.archived:
         raise Conflict("This channel is archived and accepts no new versions.")
@@ -167,14 +201,16 @@ def document_change(
     tags: list[str] | None = None,
     evaluation: Evaluation | Keep | None = KEEP,
 ) -> Document:
-    """The author changes their document's title, summary, tags or evaluation (None
-    withdraws it; every setting is kept), while they may still post in its channel."""
+    """Change a document's title, summary or tags (the author, a user of its institution
+    or a moderator: access.may_change_document, as for versions and withdrawal) or its
+    evaluation (None withdraws it; every setting is kept): the evaluation is the author's
+    grading (SPEC §2, "changeable by its author"), so only the author changes it."""
     if title is None and summary is None and tags is None and evaluation is KEEP:
         raise BadRequest("Send a title, a summary, tags or an evaluation.", field="title")
     document, access = document_by_id(actor, document_id)
-    require(access, Need.POST)  # only a reader learns that they may not post
-    if document.author_id != actor.pk:
-        raise Forbidden("Only the author may change a document.")
+    _require_change(access, document, "change it")
+    if evaluation is not KEEP and document.author_id != actor.pk:
+        raise Forbidden("Only the author may change a document's evaluation.")
     changes: dict[str, Any] = {}
     if title is not None:
         title = clean_title(title)
@@ -205,11 +241,48 @@ def document_change(
         if evaluation is not KEEP:
             fields.append("evaluation")
             evaluation_record(carrier=document, actor=actor, value=evaluation)
+        if {"title", "summary", "tags"} & set(fields):
+            index_document(
+                document_id=document.pk,
+                title=changes.get("title", document.title),
+                summary=changes.get("summary", document.summary),
+                tags=tag_names if tag_names is not None else [t.name for t in document.tags.all()],
+                language=document.language,
+            )
         record(
             action="document.changed",
             actor=actor,
             channel=document.channel,
             target=f"document:{document.pk}",
             data={"fields": fields},
+        )
+    return document_get(document.pk)
+
+
+def document_withdraw(*, actor: User, document_id: int) -> Document:
+    """Withdraw a document (SPEC §3 DELETE): a tombstone, so lists and search omit it while
+    by id it still answers, with withdrawn_at. The author, a user of its institution or a
+    moderator (access.may_change_document); withdrawing again changes nothing. Its
+    versions stay downloadable by those who may read it: they may hold copies already,
+    and a withdrawal says "no longer a reference", not "never existed"."""
+    document, access = document_by_id(actor, document_id)
+    require(access, Need.POST)
+    if not may_change_document(access, document):
+        raise Forbidden(
+            "Only the author, a user of the document's institution or a moderator may withdraw it."
+        )
+    if document.withdrawn_at is not None:
+        return document_get(document.pk)
+    with transaction.atomic():
+        Document.objects.filter(pk=document.pk).update(
+            withdrawn_at=timezone.now(), withdrawn_by=actor
+        )
+        unindex_document(document.pk)
+        record(
+            action="document.withdrawn",
+            actor=actor,
+            channel=document.channel,
+            target=f"document:{document.pk}",
+            data={"author_id": document.author_id, "by_moderator": access.is_moderator},
         )
     return document_get(document.pk)

@@ -28,7 +28,12 @@ from channels_app.models import (
 )
 from channels_app.moderation.selectors import bannable_users
 from exchange.kernel.errors import Forbidden
-from permissions.access import current_members
+from permissions.access import (
+    channel_access,
+    current_members,
+    readable_channels,
+    readable_since,
+)
 from permissions.membership.services import ban_create
 from permissions.models import Admission, Institution, User
 from permissions.people.services import user_set_active
@@ -217,6 +222,40 @@ def test_a_member_cannot_reach_a_document_added_before_they_joined_by_any_route(
         missing = as_json(client, method, f"/api/v1/documents/{MISSING}{suffix}", body)
         assert answer(leaked) == answer(missing), (method, suffix)
         assert leaked.status_code == 404
+
+
+def test_the_library_across_channels_dates_each_channel_as_the_by_id_rule_does(
+    world: World,
+) -> None:
+    """readable_channels (the library's one query) answers each channel's `since_join`
+    date exactly as readable_since (the by-id rule) does, for every kind of reader."""
+    since_join(world)
+    joined_now(world.observer_institution)
+    open_channel = factories.make_channel("open")
+    factories.admit(open_channel, world.observer_institution, "observer")
+    for user in (world.owner, world.member, world.observer, world.outsider):
+        found = {r.access.channel.pk: r.since for r in readable_channels(user)}
+        for channel in (world.channel, open_channel):
+            access = channel_access(user, channel)
+            expected = readable_since(access) if access.can_read else "unreadable"
+            assert found.get(channel.pk, "unreadable") == expected, (user.username, channel.slug)
+
+
+def test_no_search_word_finds_a_document_added_before_the_reader_joined(world: World) -> None:
+    """Search, the filters and the per-channel list alike: a word of an older document's
+    title, tag or summary finds nothing for a member who joined since, and finds it for
+    one who was there (SPEC §3: items, counts and search results alike)."""
+    since_join(world)
+    old = factories.make_document(
+        world.member, world.channel, title="Nightjar", summary="informant", tags=["nightjar"]
+    )
+    dated(old, -5)
+    joined_now(world.observer_institution)
+    observer, member = api_client(world.observer), api_client(world.member)
+    for query in ({"q": "nightjar"}, {"q": "informant"}, {"tag": "nightjar"}, {}):
+        for path in ("/api/v1/documents", "/api/v1/channels/ops/documents"):
+            assert observer.get(path, query).json() == [], (path, query)
+            assert [d["id"] for d in member.get(path, query).json()] == [old.pk], (path, query)
 
 
 # --- one set of current members ------------------------------------------------------

@@ -1,6 +1,6 @@
 """permissions/access.py writes the channel access rule more than once: the ORM's
-ChannelAccess (channel_access, channel_access_many), the one SQL statement every frame
-runs (access_channel), the fragment the PostgreSQL send folds into its insert
+ChannelAccess (channel_access, channel_access_many, readable_channels), the one SQL
+statement every frame runs (access_channel), the fragment the PostgreSQL send folds into its insert
 (may_post_subquery), and the set of current members. Each is held here to an expected
 truth written independently of all of them, over every combination of what the rule
 depends on.
@@ -33,6 +33,7 @@ from permissions.access import (
     channel_access_many,
     current_members,
     may_post_subquery,
+    readable_channels,
 )
 from permissions.models import Ban, ChannelUserObjectPermission, Institution, User
 from tests import factories
@@ -181,6 +182,7 @@ def test_the_sql_and_orm_paths_and_the_members_agree_with_the_rule(table: Table)
             many = channel_access_many(user, table.channels)[channel.pk]
             unlapsed = channel_access_many(user, table.channels, even_if_lapsed=True)[channel.pk]
             single = channel_access(user, channel)
+            readable = {r.access.channel.pk for r in readable_channels(user)}
             where = f"{case.username} in {channel.slug}"
             for need in Need:
                 truth = may(case, need)
@@ -194,6 +196,7 @@ def test_the_sql_and_orm_paths_and_the_members_agree_with_the_rule(table: Table)
                     answers["may_post_subquery"] = _subquery_allows(user, channel)
                 if need is Need.READ:
                     answers["current_members"] = case.username in members
+                    answers["readable_channels"] = channel.pk in readable
                 for path, allowed in answers.items():
                     if allowed != truth:
                         disagreements.append(f"{where}: {path} says {allowed} to {need.name}")

@@ -137,6 +137,7 @@ ROUTES = [
     Route("attachment meta", "get", "/attachments/{id}/meta", _none, "attachment", 200),
     Route("document", "get", "/documents/{id}", _none, "document", 200),
     Route("document edit", "patch", "/documents/{id}", lambda: {"title": "New"}, "document", 403),
+    Route("document withdraw", "delete", "/documents/{id}", _none, "document", 403),
     Route(
         "document version",
         "post",
@@ -196,6 +197,7 @@ def test_whoever_may_not_read_is_answered_as_for_an_id_that_names_nothing(
     assert not Report.objects.exists()
     assert scene.document.versions.count() == 1
     assert Document.objects.get(pk=scene.document.pk).title == scene.document.title
+    assert Document.objects.get(pk=scene.document.pk).withdrawn_at is None
 
 
 def test_the_reply_route_answers_each_refused_sender_as_its_channel_rule_says(
